@@ -1,0 +1,3 @@
+/* wire.c: being written (see wire.h). */
+#include "wire.h"
+#include "sealpost.pb-c.h"
