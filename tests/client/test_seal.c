@@ -651,6 +651,65 @@ START_TEST(x25519_rfc7748_through_derive_keys)
 }
 END_TEST
 
+/* docs/PROTOCOL.md appendix A.4: the published worked example. */
+START_TEST(protocol_appendix_a4_vector)
+{
+    size_t n;
+    uint8_t *r = unhex("202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f", &n);
+    uint8_t *r33 = unhex("05358072d6365880d1aeea329adf9121383851ed21a28e3b75e965d0d2cd166254",
+                         &n);
+    uint8_t *e_pub = unhex("79a631eede1bf9c98f12032cdeadd0e7a079398fc786b88cc846ec89af85a51a",
+                           &n);
+    uint8_t *want_okm = unhex("0bdb86898b56348fb41d1c2d26b0f6e3cdea7e8231d964a34907a25bd6c15206"
+                              "7259e69c55ad04de8b7bd272",
+                              &n);
+    uint8_t *sender = unhex("9ad73d5a938160cda1829643961cef1af491975a", &n);
+    size_t clen;
+    uint8_t *content = unhex(
+        "0179a631eede1bf9c98f12032cdeadd0e7a079398fc786b88cc846ec89af85a5"
+        "1a0d4bce8f72c9d37dda6a920a96a20975534fc5c108a60dcfe94dba28c20bd7"
+        "bb8dd4586518b6687d0cdbdb992b80280239982f9de3738c2228cf7091b73e61"
+        "a70ed1f4a6b32f80789877d4065bf6e41677d5d039872d86e3b04e67f6726230"
+        "78e560e83304daf0cc5ec152f394257ea9324d692a3138e0b0da0395dd075e4e"
+        "3f7d55847968aacf8c1fde9c8e04d212120e52a2b83382b7658fb5965d6960d0"
+        "428e76da317f60aac9a69cc4f80520e33ac4fe6b58e00bf04dcf43ad118fcd59"
+        "735fa20eaadb272204aef3b73741c028e7bbfd5abde546e2d777e02ad32e7280"
+        "f30c8614bac2ba2198e662b806cc411143c1fe42ac025eeff39c29adba312f43"
+        "1d1c396ddcfba7978307bd606d2931f7d7",
+        &clen);
+    uint8_t key[SEAL_KEY_LEN], nonce[SEAL_NONCE_LEN], aa[16];
+    struct wire_sealed_content got;
+
+    ck_assert_uint_eq(clen, 305);
+    ck_assert_int_eq(wire_check_sealed(content, clen), SP_OK);
+    ck_assert_int_eq(seal_derive_keys(key, nonce, e_pub, r33, r), SP_OK);
+    ck_assert_mem_eq(key, want_okm, 32);
+    ck_assert_mem_eq(nonce, want_okm + 32, 12);
+    ck_assert_int_eq(unseal_envelope(&got, r33, r, content, clen), SP_OK);
+    memset(aa, 0xaa, sizeof aa);
+    ck_assert_mem_eq(got.sender, sender, SP_ADDRESS_LEN);
+    ck_assert_uint_eq(got.sender_device, 1);
+    ck_assert_uint_eq(got.type, 2);
+    ck_assert_uint_eq(got.ciphertext_len, 16);
+    ck_assert_mem_eq(got.ciphertext, aa, 16);
+    wire_sealed_content_free(&got);
+    /* the independent opener agrees too */
+    {
+        uint8_t *inner = NULL;
+        size_t il = 0;
+        ck_assert_int_eq(ref_open(&inner, &il, content, clen, r33, r), 1);
+        ck_assert_uint_eq(il, 46);
+        free(inner);
+    }
+    free(r);
+    free(r33);
+    free(e_pub);
+    free(want_okm);
+    free(sender);
+    free(content);
+}
+END_TEST
+
 static Suite *seal_suite(void)
 {
     Suite *s = suite_create("seal");
@@ -671,6 +730,7 @@ static Suite *seal_suite(void)
     tcase_add_test(tc, no_key_nonce_reuse);
     tcase_add_test(tc, hkdf_rfc5869_case3_empty_salt);
     tcase_add_test(tc, x25519_rfc7748_through_derive_keys);
+    tcase_add_test(tc, protocol_appendix_a4_vector);
     tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     return s;
