@@ -283,3 +283,19 @@ sp_status store_mail_pending(struct store_conn *c, int64_t account, uint32_t *co
 {
     return OPS(c)->mail_pending(c, account, count);
 }
+
+sp_status store_prune(struct store_conn *c, const struct store_retention *r, uint64_t now,
+                      struct store_prune_counts *out)
+{
+    return OPS(c)->prune(c, r, now, out);
+}
+
+sp_status store_checkpoint(struct store_conn *c, bool *complete)
+{
+    return OPS(c)->checkpoint(c, complete);
+}
+
+sp_status store_audit(struct store_conn *c, struct store_audit *out)
+{
+    return OPS(c)->audit(c, out);
+}

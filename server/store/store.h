@@ -180,8 +180,43 @@ void store_mail_page_free(struct store_mail_page *p); /* NULL-safe, idempotent *
 SP_WARN_UNUSED sp_status store_mail_ack(struct store_conn *c, int64_t account,
                                         const uint8_t (*ids)[SP_MESSAGE_ID_LEN], size_t n,
                                         uint32_t *deleted);
-/* Number of envelopes waiting for `account` (for long-poll decisions). */
+/* Number of envelopes waiting for `account` (for long-poll decisions); 0 for
+ * an unknown account (GET /v1/ready probes with account 0). */
 SP_WARN_UNUSED sp_status store_mail_pending(struct store_conn *c, int64_t account,
                                             uint32_t *count);
+
+/* ---- retention (the pruner thread and the one-shot prune command) */
+struct store_retention {
+    uint64_t envelope_ttl_s;        /* mail with received_hour + ttl <= now */
+    uint64_t signed_prekey_grace_s; /* superseded_hour + grace <= now */
+    uint64_t account_idle_s;        /* active_hour + idle <= now; 0 = never */
+    uint32_t batch;                 /* at most this many rows of each kind per call (>= 1) */
+};
+
+struct store_prune_counts {
+    uint32_t mail, tokens, replay, signed_prekeys, accounts; /* rows deleted */
+    bool more; /* some kind hit `batch`: call again */
+};
+
+/* Delete what the retention policy no longer allows: expired mail, tokens
+ * (expires_at <= now) and replay records, superseded signed prekeys past the
+ * grace period, idle accounts (with all their keys, tokens and mail).
+ * Mutating: call inside store_begin()/store_commit(); bounded by `batch` so
+ * one transaction stays short. Quota counters stay exact. */
+SP_WARN_UNUSED sp_status store_prune(struct store_conn *c, const struct store_retention *r,
+                                     uint64_t now, struct store_prune_counts *out);
+/* Outside a transaction: move the write-ahead log into the database and
+ * truncate it, so deleted ciphertext does not linger in the log.
+ * *complete = false when readers kept part of the log (try again later). */
+SP_WARN_UNUSED sp_status store_checkpoint(struct store_conn *c, bool *complete);
+
+/* What the database holds, for the `audit` command and metrics: counts,
+ * sizes and ages only, never identities. Hours are 0 when there is no row. */
+struct store_audit {
+    uint64_t accounts, prekeys, signed_prekeys, superseded_signed_prekeys;
+    uint64_t tokens, replay, mail, mail_bytes;
+    uint64_t oldest_mail_hour, oldest_active_hour;
+};
+SP_WARN_UNUSED sp_status store_audit(struct store_conn *c, struct store_audit *out);
 
 #endif

@@ -73,6 +73,11 @@ struct store_ops {
     sp_status (*mail_ack)(struct store_conn *c, int64_t account,
                           const uint8_t (*ids)[SP_MESSAGE_ID_LEN], size_t n, uint32_t *deleted);
     sp_status (*mail_pending)(struct store_conn *c, int64_t account, uint32_t *count);
+
+    sp_status (*prune)(struct store_conn *c, const struct store_retention *r, uint64_t now,
+                       struct store_prune_counts *out);
+    sp_status (*checkpoint)(struct store_conn *c, bool *complete); /* may be a no-op */
+    sp_status (*audit)(struct store_conn *c, struct store_audit *out);
 };
 
 /* The SQLite backend (store_sqlite.c); what store_open() uses. */

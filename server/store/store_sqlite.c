@@ -81,6 +81,14 @@ enum sq_stmt {
     Q_MAIL_INSERT,
     Q_MAIL_FETCH,
     Q_MAIL_DELETE,
+    Q_MAIL_PENDING,
+    Q_PRUNE_MAIL,
+    Q_PRUNE_TOKENS,
+    Q_PRUNE_REPLAY,
+    Q_PRUNE_SPK,
+    Q_PRUNE_ACCOUNTS,
+    Q_CHECKPOINT,
+    Q_AUDIT,
     Q_COUNT
 };
 
@@ -131,6 +139,28 @@ static const char *const sq_sql[Q_COUNT] = {
     [Q_MAIL_FETCH] = "SELECT seq, message_id, content, received_hour FROM mail"
                      " WHERE recipient_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     [Q_MAIL_DELETE] = "DELETE FROM mail WHERE recipient_id = ?1 AND message_id = ?2",
+    /* 0 for an unknown account: the readiness probe relies on that */
+    [Q_MAIL_PENDING] = "SELECT coalesce((SELECT mail_count FROM accounts WHERE id = ?1), 0)",
+    /* Retention: ?1 = the newest stored hour (or expiry) that is due, ?2 = batch. */
+    [Q_PRUNE_MAIL] = "DELETE FROM mail WHERE seq IN (SELECT seq FROM mail"
+                     " WHERE received_hour <= ?1 ORDER BY seq LIMIT ?2)",
+    [Q_PRUNE_TOKENS] = "DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens"
+                       " WHERE expires_at <= ?1 LIMIT ?2)",
+    [Q_PRUNE_REPLAY] = "DELETE FROM replay WHERE key IN (SELECT key FROM replay"
+                       " WHERE expires_at <= ?1 LIMIT ?2)",
+    [Q_PRUNE_SPK] = "DELETE FROM signed_prekeys WHERE (account_id, key_id) IN"
+                    " (SELECT account_id, key_id FROM signed_prekeys"
+                    " WHERE superseded_hour <= ?1 LIMIT ?2)",
+    [Q_PRUNE_ACCOUNTS] = "DELETE FROM accounts WHERE id IN (SELECT id FROM accounts"
+                         " WHERE active_hour <= ?1 ORDER BY active_hour LIMIT ?2)",
+    [Q_CHECKPOINT] = "PRAGMA wal_checkpoint(TRUNCATE)",
+    [Q_AUDIT] = "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM prekeys),"
+                " (SELECT count(*) FROM signed_prekeys),"
+                " (SELECT count(*) FROM signed_prekeys WHERE superseded_hour IS NOT NULL),"
+                " (SELECT count(*) FROM tokens), (SELECT count(*) FROM replay),"
+                " (SELECT count(*) FROM mail), (SELECT coalesce(sum(mail_bytes), 0) FROM accounts),"
+                " (SELECT coalesce(min(received_hour), 0) FROM mail),"
+                " (SELECT coalesce(min(active_hour), 0) FROM accounts)",
 };
 
 struct sq_backend {
@@ -1191,12 +1221,112 @@ static sp_status sq_mail_pending(struct store_conn *base, int64_t account, uint3
     sqlite3_stmt *q = NULL;
     bool row = false;
 
-    TRY(sq_prep(c, Q_MAIL_QUOTA, &q));
+    TRY(sq_prep(c, Q_MAIL_PENDING, &q));
     BIND(sqlite3_bind_int64(q, 1, account));
     TRY(sq_step(c, q, what, &row));
-    ENSURE(row, SP_ERR_NOT_FOUND);
+    ENSURE(row, SP_ERR_INTERNAL);
     sqlite3_int64 v = sqlite3_column_int64(q, 0);
     *count = v < 0 ? 0 : v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+out:
+    sq_done(q);
+    return st;
+}
+
+/* ---- retention */
+
+/* Delete up to `batch` rows due at `due` with statement `id`. */
+static sp_status prune_one(struct sq_conn *c, enum sq_stmt id, uint64_t due, uint32_t batch,
+                           uint32_t *deleted, bool *more)
+{
+    static const char what[] = "prune";
+    sp_status st = SP_OK;
+    sqlite3_stmt *q = NULL;
+    bool row = false;
+
+    TRY(sq_prep(c, id, &q));
+    BIND(bind_u64(q, 1, due));
+    BIND(sqlite3_bind_int64(q, 2, batch));
+    TRY(sq_step(c, q, what, &row));
+    /* direct rows only: cascades and triggers are not counted */
+    int n = sqlite3_changes(c->db);
+    *deleted = n < 0 ? 0 : (uint32_t)n;
+    if (*deleted >= batch)
+        *more = true;
+out:
+    sq_done(q);
+    return st;
+}
+
+static sp_status sq_prune(struct store_conn *base, const struct store_retention *r, uint64_t now,
+                          struct store_prune_counts *out)
+{
+    struct sq_conn *c = sq(base);
+    sp_status st = SP_OK;
+    bool op = false;
+    struct store_prune_counts n = {0};
+
+    memset(out, 0, sizeof *out);
+    ENSURE(r->batch > 0, SP_ERR_USAGE);
+    TRY(op_begin(c));
+    op = true;
+    /* "stored hour + period <= now", written as "stored hour <= now - period" */
+    if (now >= r->envelope_ttl_s)
+        TRY(prune_one(c, Q_PRUNE_MAIL, now - r->envelope_ttl_s, r->batch, &n.mail, &n.more));
+    TRY(prune_one(c, Q_PRUNE_TOKENS, now, r->batch, &n.tokens, &n.more));
+    TRY(prune_one(c, Q_PRUNE_REPLAY, now, r->batch, &n.replay, &n.more));
+    if (now >= r->signed_prekey_grace_s)
+        TRY(prune_one(c, Q_PRUNE_SPK, now - r->signed_prekey_grace_s, r->batch, &n.signed_prekeys,
+                      &n.more));
+    if (r->account_idle_s > 0 && now >= r->account_idle_s)
+        TRY(prune_one(c, Q_PRUNE_ACCOUNTS, now - r->account_idle_s, r->batch, &n.accounts,
+                      &n.more));
+out:
+    if (op)
+        st = op_end(c, st);
+    if (st == SP_OK)
+        *out = n;
+    return st;
+}
+
+static sp_status sq_checkpoint(struct store_conn *base, bool *complete)
+{
+    static const char what[] = "checkpoint";
+    struct sq_conn *c = sq(base);
+    sp_status st = SP_OK;
+    sqlite3_stmt *q = NULL;
+    bool row = false;
+
+    *complete = false;
+    ENSURE(sqlite3_get_autocommit(c->db), SP_ERR_USAGE); /* not inside a transaction */
+    TRY(sq_prep(c, Q_CHECKPOINT, &q));
+    TRY(sq_step(c, q, what, &row));
+    ENSURE(row, SP_ERR_INTERNAL);
+    *complete = sqlite3_column_int(q, 0) == 0;
+out:
+    sq_done(q);
+    return st;
+}
+
+static sp_status sq_audit(struct store_conn *base, struct store_audit *out)
+{
+    static const char what[] = "audit";
+    struct sq_conn *c = sq(base);
+    sp_status st = SP_OK;
+    sqlite3_stmt *q = NULL;
+    bool row = false;
+    uint64_t *const dst[] = {&out->accounts,       &out->prekeys,    &out->signed_prekeys,
+                             &out->superseded_signed_prekeys,        &out->tokens,
+                             &out->replay,         &out->mail,       &out->mail_bytes,
+                             &out->oldest_mail_hour, &out->oldest_active_hour};
+
+    memset(out, 0, sizeof *out);
+    TRY(sq_prep(c, Q_AUDIT, &q));
+    TRY(sq_step(c, q, what, &row));
+    ENSURE(row, SP_ERR_INTERNAL);
+    for (int i = 0; i < (int)(sizeof dst / sizeof dst[0]); i++) {
+        sqlite3_int64 v = sqlite3_column_int64(q, i);
+        *dst[i] = v < 0 ? 0 : (uint64_t)v;
+    }
 out:
     sq_done(q);
     return st;
@@ -1229,4 +1359,7 @@ const struct store_ops store_sqlite_ops = {
     .mail_fetch = sq_mail_fetch,
     .mail_ack = sq_mail_ack,
     .mail_pending = sq_mail_pending,
+    .prune = sq_prune,
+    .checkpoint = sq_checkpoint,
+    .audit = sq_audit,
 };

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "server/store/store.h"
+#include "server/store/store_backend.h"
 #include "testutil.h"
 
 #define T0 ((uint64_t)1700000000) /* a fixed "now"; not hour aligned on purpose */
@@ -940,7 +941,8 @@ START_TEST(test_mail_put_duplicate_and_quota)
 
     /* unknown recipient */
     ck_assert_int_eq(put_mail(&f, to + 5, 9, 300, &lim, &dup), SP_ERR_NOT_FOUND);
-    ck_assert_int_eq(store_mail_pending(f.c, to + 5, &pending), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(store_mail_pending(f.c, to + 5, &pending), SP_OK); /* unknown: 0 */
+    ck_assert_uint_eq(pending, 0);
     ck_assert_int_eq(raw_int(f.path, "SELECT count(*) FROM mail"), 3);
     fx_close(&f);
 }
@@ -1141,6 +1143,165 @@ START_TEST(test_savepoint_rollback_keeps_earlier_job)
 }
 END_TEST
 
+/* ==== retention */
+
+#define DAY ((uint64_t)24 * 3600)
+
+START_TEST(test_prune_retention_and_audit)
+{
+    struct fx f;
+    fx_open(&f, "store-prune");
+    struct store_audit au;
+    ck_assert_int_eq(store_audit(f.c, &au), SP_OK);
+    ck_assert_uint_eq(au.accounts + au.mail + au.tokens + au.oldest_mail_hour, 0);
+
+    int64_t idle = new_account(&f, 21, 4); /* active at T0 only */
+    int64_t live = new_account(&f, 22, 3);
+    struct sp_limits lim;
+    sp_limits_defaults(&lim);
+    uint8_t id[SP_MESSAGE_ID_LEN];
+    uint8_t *content = make_content(305, 1);
+    bool dup = false;
+    uint8_t h1[32], h2[32], k1[32], k2[32];
+    memset(h1, 1, 32);
+    memset(h2, 2, 32);
+    memset(k1, 3, 32);
+    memset(k2, 4, 32);
+    struct wire_register r;
+    uint8_t addr[SP_ADDRESS_LEN];
+    make_reg(&r, addr, 22, 1, 0);
+    r.signed_prekey.id = 2;
+    r.signed_prekey.public_key[4] ^= 1;
+
+    ck_assert_int_eq(store_begin(f.c), SP_OK);
+    make_id(id, 1); /* expired by now */
+    ck_assert_int_eq(store_mail_put(f.c, live, id, content, 305, T0, &lim, &dup), SP_OK);
+    make_id(id, 2); /* still young */
+    ck_assert_int_eq(store_mail_put(f.c, live, id, content, 305, T0 + 5 * DAY + DAY / 2, &lim,
+                                    &dup),
+                     SP_OK);
+    ck_assert_int_eq(store_mail_put(f.c, idle, id, content, 305, T0, &lim, &dup), SP_OK);
+    ck_assert_int_eq(store_token_put(f.c, h1, live, store_hour_ceil(T0 + 3600)), SP_OK);
+    ck_assert_int_eq(store_token_put(f.c, h2, live, store_hour_ceil(T0 + 7 * DAY)), SP_OK);
+    ck_assert_int_eq(store_token_put(f.c, k1, idle, store_hour_ceil(T0 + 7 * DAY)), SP_OK);
+    ck_assert_int_eq(store_replay_put(f.c, k1, store_hour_ceil(T0 + 300)), SP_OK);
+    ck_assert_int_eq(store_replay_put(f.c, k2, store_hour_ceil(T0 + 7 * DAY)), SP_OK);
+    ck_assert_int_eq(store_signed_prekey_set(f.c, live, &r.signed_prekey, T0), SP_OK);
+    ck_assert_int_eq(store_account_touch(f.c, live, T0 + 4 * DAY), SP_OK);
+    ck_assert_int_eq(store_commit(f.c), SP_OK);
+
+    ck_assert_int_eq(store_audit(f.c, &au), SP_OK);
+    ck_assert_uint_eq(au.accounts, 2);
+    ck_assert_uint_eq(au.mail, 3);
+    ck_assert_uint_eq(au.mail_bytes, 3 * 305);
+    ck_assert_uint_eq(au.superseded_signed_prekeys, 1);
+    ck_assert_uint_eq(au.oldest_mail_hour, store_hour(T0));
+
+    /* batch 1: several rounds, each bounded */
+    struct store_retention ret = {.envelope_ttl_s = DAY, .signed_prekey_grace_s = DAY,
+                                  .account_idle_s = 5 * DAY, .batch = 1};
+    struct store_prune_counts pc, sum = {0};
+    int rounds = 0;
+    do {
+        ck_assert_int_lt(rounds++, 10);
+        ck_assert_int_eq(store_begin(f.c), SP_OK);
+        ck_assert_int_eq(store_prune(f.c, &ret, T0 + 6 * DAY, &pc), SP_OK);
+        ck_assert_int_eq(store_commit(f.c), SP_OK);
+        ck_assert_uint_le(pc.mail, 1);
+        ck_assert_uint_le(pc.accounts, 1);
+        sum.mail += pc.mail;
+        sum.tokens += pc.tokens;
+        sum.replay += pc.replay;
+        sum.signed_prekeys += pc.signed_prekeys;
+        sum.accounts += pc.accounts;
+    } while (pc.more);
+    ck_assert_int_ge(rounds, 2);
+    /* the idle account's expired mail may go either way: by TTL or cascade */
+    ck_assert_uint_ge(sum.mail, 1);
+    ck_assert_uint_eq(sum.tokens, 1);
+    ck_assert_uint_eq(sum.replay, 1);
+    ck_assert_uint_eq(sum.signed_prekeys, 1);
+    ck_assert_uint_eq(sum.accounts, 1);
+
+    struct store_account a;
+    ck_assert_int_eq(store_account_by_id(f.c, idle, &a), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(store_account_by_id(f.c, live, &a), SP_OK);
+    ck_assert_int_eq(store_audit(f.c, &au), SP_OK);
+    ck_assert_uint_eq(au.accounts, 1);
+    ck_assert_uint_eq(au.mail, 1);
+    ck_assert_uint_eq(au.mail_bytes, 305);
+    ck_assert_uint_eq(au.tokens, 1);
+    ck_assert_uint_eq(au.replay, 1);
+    ck_assert_uint_eq(au.prekeys, 3);
+    ck_assert_uint_eq(au.signed_prekeys, 1);
+    ck_assert_uint_eq(au.superseded_signed_prekeys, 0);
+    ck_assert_uint_eq(au.oldest_active_hour, store_hour(T0 + 4 * DAY));
+    check_counters(&f, live);
+    int64_t left = -1;
+    ck_assert_int_eq(store_token_lookup(f.c, h2, T0 + 6 * DAY, &left), SP_OK);
+    ck_assert_int_eq(left, live);
+
+    /* nothing more to do; idle expiry off keeps accounts */
+    ret.account_idle_s = 0;
+    ret.batch = 100;
+    ck_assert_int_eq(store_begin(f.c), SP_OK);
+    ck_assert_int_eq(store_prune(f.c, &ret, T0 + 100 * DAY, &pc), SP_OK);
+    ck_assert_int_eq(store_commit(f.c), SP_OK);
+    ck_assert_uint_eq(pc.accounts, 0);
+    ck_assert_uint_eq(pc.mail, 1);
+    ck_assert(!pc.more);
+    ret.batch = 0;
+    ck_assert_int_eq(store_prune(f.c, &ret, T0, &pc), SP_ERR_USAGE);
+
+    /* checkpoint: refused inside a transaction, truncates the WAL outside */
+    bool complete = false;
+    ck_assert_int_eq(store_begin(f.c), SP_OK);
+    ck_assert_int_eq(store_checkpoint(f.c, &complete), SP_ERR_USAGE);
+    store_rollback(f.c);
+    ck_assert_int_eq(store_checkpoint(f.c, &complete), SP_OK);
+    ck_assert(complete);
+    char *wal = tu_path(f.dir, "relay.db-wal");
+    struct stat sb;
+    ck_assert_int_eq(stat(wal, &sb), 0);
+    ck_assert_int_eq(sb.st_size, 0);
+    free(wal);
+    free(content);
+    fx_close(&f);
+}
+END_TEST
+
+/* ==== the vtable: a backend whose third connection cannot be opened */
+
+static int conn_opens;
+
+static sp_status failing_conn_open(void *backend, struct store_conn **out)
+{
+    if (++conn_opens == 3)
+        return SP_ERR_IO;
+    return store_sqlite_ops.conn_open(backend, out);
+}
+
+START_TEST(test_open_with_failing_backend_cleans_up)
+{
+    char *dir = tu_tmpdir("store-inject");
+    char *path = tu_path(dir, "relay.db");
+    struct store_ops ops = store_sqlite_ops;
+    ops.conn_open = failing_conn_open;
+    struct store *s = NULL;
+    struct store_options o = {.path = path, .pool_size = 4};
+    conn_opens = 0;
+    ck_assert_int_eq(store_open_with(&s, &ops, &o), SP_ERR_IO);
+    ck_assert_ptr_null(s);
+    /* the database itself was fine and is usable afterwards */
+    ck_assert_int_eq(store_open(&s, &o), SP_OK);
+    ck_assert_int_eq(store_schema_version(s), store_schema_latest());
+    store_close(s);
+    tu_rmtree(dir);
+    free(path);
+    free(dir);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -1151,6 +1312,7 @@ static Suite *store_suite(void)
     tcase_add_test(open, test_reopen_keeps_data_and_records_versions);
     tcase_add_test(open, test_newer_schema_is_refused_unchanged);
     tcase_add_test(open, test_secure_delete_erases_acked_mail);
+    tcase_add_test(open, test_open_with_failing_backend_cleans_up);
     suite_add_tcase(s, open);
 
     TCase *acct = tcase_create("accounts");
@@ -1179,6 +1341,10 @@ static Suite *store_suite(void)
     tcase_add_test(mail, test_mail_ack);
     tcase_add_test(mail, test_savepoint_rollback_keeps_earlier_job);
     suite_add_tcase(s, mail);
+
+    TCase *ret = tcase_create("retention");
+    tcase_add_test(ret, test_prune_retention_and_audit);
+    suite_add_tcase(s, ret);
     return s;
 }
 
