@@ -143,6 +143,9 @@ void store_conn_put(struct store *s, struct store_conn *c)
     if (c == NULL)
         return;
     assert(c->store == s);
+    /* A caller that forgot its transaction must not hand it to the next
+     * user of this connection (no-op when none is open). */
+    s->ops->rollback(c);
     pthread_mutex_lock(&s->mu);
     c->next = s->free_list;
     s->free_list = c;

@@ -76,7 +76,9 @@ SP_WARN_UNUSED sp_status store_conn_get(struct store *s, struct store_conn **out
 void store_conn_put(struct store *s, struct store_conn *c);
 
 /* Transactions: BEGIN IMMEDIATE / COMMIT / ROLLBACK, and one nesting level of
- * savepoint for per-job isolation inside a group commit. */
+ * savepoint for per-job isolation inside a group commit. A failed commit has
+ * rolled the transaction back; store_rollback() outside a transaction and
+ * store_conn_put() of a connection with an open transaction roll back too. */
 SP_WARN_UNUSED sp_status store_begin(struct store_conn *c);
 SP_WARN_UNUSED sp_status store_commit(struct store_conn *c);
 void store_rollback(struct store_conn *c);

@@ -1137,6 +1137,15 @@ START_TEST(test_savepoint_rollback_keeps_earlier_job)
     store_rollback(f.c);
     store_rollback(f.c); /* no transaction: harmless */
     ck_assert_int_eq(raw_int(f.path, "SELECT count(*) FROM mail"), 2);
+
+    /* a connection put back mid-transaction does not keep it open */
+    ck_assert_int_eq(store_begin(f.c), SP_OK);
+    make_id(id, 5);
+    ck_assert_int_eq(store_mail_put(f.c, to, id, content, 305, T0, &lim, &dup), SP_OK);
+    store_conn_put(f.s, f.c);
+    ck_assert_int_eq(store_conn_get(f.s, &f.c), SP_OK);
+    ck_assert_int_eq(store_begin(f.c), SP_OK); /* would fail inside a transaction */
+    ck_assert_int_eq(store_commit(f.c), SP_OK);
     check_counters(&f, to);
     free(content);
     fx_close(&f);
