@@ -3,16 +3,13 @@
  */
 #include "relay_client.h"
 
-#include <pthread.h>
-#include <signal/curve.h>
-#include <signal/signal_protocol.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#include "client/crypto_provider.h"
+#include "client/signal_ctx.h"
 #include "common/address.h"
 #include "common/crypto.h"
 #include "common/encoding.h"
@@ -20,35 +17,23 @@
 
 #define RC_BODY_CAP (32u * 1024 * 1024)
 
-/* One libsignal context for the process. libsignal contexts are not
- * thread-safe without locking callbacks; all use goes through g_mu. */
-static signal_context *g_ctx;
-static struct crypto_provider *g_prov;
-static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+/* One SDK signal context for the process; its identity helpers are
+ * thread-safe (client/signal_ctx.h). */
+static struct signal_ctx *g_sig;
 
 int rc_global_init(void)
 {
-    signal_crypto_provider table;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return -1;
-    if (crypto_provider_new(&g_prov) != SP_OK)
-        return -1;
-    if (signal_context_create(&g_ctx, NULL) != 0)
-        return -1;
-    memset(&table, 0, sizeof table);
-    crypto_provider_fill(g_prov, &table);
-    if (signal_context_set_crypto_provider(g_ctx, &table) != 0)
+    if (signal_ctx_new(&g_sig) != SP_OK)
         return -1;
     return 0;
 }
 
 void rc_global_cleanup(void)
 {
-    if (g_ctx != NULL)
-        signal_context_destroy(g_ctx);
-    g_ctx = NULL;
-    crypto_provider_free(g_prov);
-    g_prov = NULL;
+    signal_ctx_free(g_sig);
+    g_sig = NULL;
     curl_global_cleanup();
 }
 
@@ -179,7 +164,9 @@ CURLcode rc_request(struct rc_client *c, struct rc_response *resp, const char *m
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
 
-    if (content_type != NULL) {
+    if (content_type != NULL && content_type[0] == '\0') {
+        hdrs = curl_slist_append(hdrs, "Content-Type:"); /* send none at all */
+    } else if (content_type != NULL) {
         snprintf(line, sizeof line, "Content-Type: %s", content_type);
         hdrs = curl_slist_append(hdrs, line);
     } else if (body != NULL) {
@@ -220,56 +207,14 @@ int rc_error_code(const struct rc_response *resp, struct wire_error *out)
 
 /* ---------------------------------------------------------------- identities */
 
-static int pub_serialize(uint8_t out[static SP_PUBKEY_LEN], const ec_public_key *pub)
-{
-    signal_buffer *b = NULL;
-    int rc = -1;
-    if (ec_public_key_serialize(&b, pub) == 0 && signal_buffer_len(b) == SP_PUBKEY_LEN) {
-        memcpy(out, signal_buffer_data(b), SP_PUBKEY_LEN);
-        rc = 0;
-    }
-    signal_buffer_free(b);
-    return rc;
-}
-
-static int sign_with(const ec_key_pair *pair, const uint8_t *msg, size_t len,
-                     uint8_t sig[static SP_SIGNATURE_LEN])
-{
-    signal_buffer *b = NULL;
-    int rc = -1;
-    pthread_mutex_lock(&g_mu);
-    if (curve_calculate_signature(g_ctx, &b, ec_key_pair_get_private(pair), msg, len) == 0 &&
-        signal_buffer_len(b) == SP_SIGNATURE_LEN) {
-        memcpy(sig, signal_buffer_data(b), SP_SIGNATURE_LEN);
-        rc = 0;
-    }
-    pthread_mutex_unlock(&g_mu);
-    signal_buffer_free(b);
-    return rc;
-}
-
-static int new_pair(ec_key_pair **out, uint8_t pub[static SP_PUBKEY_LEN])
-{
-    int rc;
-    *out = NULL;
-    pthread_mutex_lock(&g_mu);
-    rc = curve_generate_key_pair(g_ctx, out);
-    pthread_mutex_unlock(&g_mu);
-    if (rc != 0)
-        return -1;
-    return pub_serialize(pub, ec_key_pair_get_public(*out));
-}
-
 int rc_identity_new(struct rc_identity *id)
 {
-    ec_key_pair *pair = NULL, *spk = NULL;
+    uint8_t spk_priv[SP_PRIVKEY_LEN];
     uint8_t rnd[4];
     int rc = -1;
     memset(id, 0, sizeof *id);
-    if (new_pair(&pair, id->identity_key) != 0)
+    if (signal_ctx_identity_generate(g_sig, id->identity_key, id->priv) != SP_OK)
         goto out;
-    id->pair = pair;
-    pair = NULL;
     if (sp_address_derive(id->address, id->identity_key) != SP_OK)
         goto out;
     sp_address_to_text(id->address_text, id->address);
@@ -277,7 +222,7 @@ int rc_identity_new(struct rc_identity *id)
         goto out;
     id->registration_id = 1 + (((uint32_t)rnd[0] << 8 | rnd[1]) & 0x3FFF);
     /* Signed prekey: a real key pair; the relay only ever sees the public half. */
-    if (new_pair(&spk, id->spk.public_key) != 0)
+    if (signal_ctx_identity_generate(g_sig, id->spk.public_key, spk_priv) != SP_OK)
         goto out;
     id->spk.id = 1;
     if (rc_sign_raw(id, id->spk.public_key, SP_PUBKEY_LEN, id->spk.signature) != 0)
@@ -285,8 +230,7 @@ int rc_identity_new(struct rc_identity *id)
     id->next_prekey_id = 1;
     rc = 0;
 out:
-    if (spk != NULL)
-        SIGNAL_UNREF(spk);
+    sp_wipe(spk_priv, sizeof spk_priv);
     if (rc != 0)
         rc_identity_free(id);
     return rc;
@@ -294,25 +238,19 @@ out:
 
 void rc_identity_free(struct rc_identity *id)
 {
-    if (id->pair != NULL) {
-        ec_key_pair *p = id->pair;
-        SIGNAL_UNREF(p);
-    }
     sp_wipe(id, sizeof *id);
 }
 
 int rc_sign_raw(const struct rc_identity *id, const uint8_t *msg, size_t len,
                 uint8_t sig[static SP_SIGNATURE_LEN])
 {
-    return sign_with(id->pair, msg, len, sig);
+    return signal_ctx_sign(g_sig, sig, id->priv, msg, len) == SP_OK ? 0 : -1;
 }
 
 int rc_verify_raw(const struct rc_identity *id, const uint8_t *msg, size_t len,
                   const uint8_t sig[static SP_SIGNATURE_LEN])
 {
-    const ec_key_pair *pair = id->pair;
-    return curve_verify_signature(ec_key_pair_get_public(pair), msg, len, sig,
-                                  SP_SIGNATURE_LEN) == 1;
+    return signal_ctx_verify(g_sig, id->identity_key, msg, len, sig, SP_SIGNATURE_LEN) == SP_OK;
 }
 
 int rc_sign_proof(const struct rc_identity *id, const char *domain, const uint8_t *payload,
@@ -329,17 +267,15 @@ int rc_sign_proof(const struct rc_identity *id, const char *domain, const uint8_
 
 int rc_make_prekeys(struct rc_identity *id, struct wire_prekey *out, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        ec_key_pair *pair = NULL;
-        if (new_pair(&pair, out[i].public_key) != 0) {
-            if (pair != NULL)
-                SIGNAL_UNREF(pair);
-            return -1;
-        }
-        SIGNAL_UNREF(pair);
+    uint8_t priv[SP_PRIVKEY_LEN];
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (signal_ctx_identity_generate(g_sig, out[i].public_key, priv) != SP_OK)
+            rc = -1;
         out[i].id = id->next_prekey_id++;
     }
-    return 0;
+    sp_wipe(priv, sizeof priv);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- proofs */
@@ -419,6 +355,58 @@ int rc_build_token(struct buf *out, const struct rc_identity *id, const struct r
     rc = 0;
 out:
     buf_free(&payload);
+    return rc;
+}
+
+int rc_proof_malleate(struct buf *proof)
+{
+    /* Ed25519 group order L, little endian. s < L, so s + L < 2^254 fits. */
+    static const uint8_t L[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
+                                  0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+                                  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+    /* protobuf-c writes fields in order: signature (field 2, 64 bytes) is last. */
+    if (proof->len < 66 || proof->data[proof->len - 66] != 0x12 ||
+        proof->data[proof->len - 65] != SP_SIGNATURE_LEN)
+        return -1;
+    uint8_t *s = proof->data + proof->len - 32;
+    unsigned carry = 0;
+    for (size_t i = 0; i < 32; i++) {
+        unsigned v = (unsigned)s[i] + L[i] + carry;
+        s[i] = (uint8_t)v;
+        carry = v >> 8;
+    }
+    return carry == 0 ? 0 : -1;
+}
+
+int rc_proof_resign(struct buf *proof, const struct rc_identity *id, const char *domain)
+{
+    struct reader r;
+    uint8_t tag = 0, sig[SP_SIGNATURE_LEN];
+    const uint8_t *payload = NULL;
+    uint64_t len = 0;
+    struct buf out;
+    int rc = -1;
+    reader_init(&r, proof->data, proof->len);
+    if (reader_u8(&r, &tag) != SP_OK || tag != 0x0a)
+        return -1;
+    for (unsigned shift = 0; shift < 35; shift += 7) { /* varint length */
+        uint8_t b;
+        if (reader_u8(&r, &b) != SP_OK)
+            return -1;
+        len |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0)
+            break;
+    }
+    if (reader_borrow(&r, &payload, (size_t)len) != SP_OK)
+        return -1;
+    buf_init(&out, proof->cap);
+    if (rc_sign_proof(id, domain, payload, (size_t)len, sig) == 0 &&
+        wire_encode_signed_proof(&out, payload, (size_t)len, sig) == SP_OK) {
+        buf_reset(proof);
+        if (buf_append(proof, out.data, out.len) == SP_OK)
+            rc = 0;
+    }
+    buf_free(&out);
     return rc;
 }
 

@@ -8,7 +8,7 @@
  * with Content-Type application/x-protobuf unless a test asks otherwise.
  *
  * Identities: real libsignal identity key pairs (Curve25519 / XEdDSA) made
- * through the SDK core's OpenSSL crypto provider (client/crypto_provider.h);
+ * with the SDK core's helpers (client/signal_ctx.h);
  * proofs are signed exactly as docs/PROTOCOL.md says: XEdDSA over
  * DOMAIN || 0x00 || payload.
  *
@@ -65,7 +65,8 @@ void rc_response_init(struct rc_response *r);
 void rc_response_free(struct rc_response *r);
 
 /* One request. method: "GET", "POST", "PUT", "DELETE", ... `content_type`
- * NULL means RC_PROTOBUF when body != NULL and no header otherwise.
+ * NULL means RC_PROTOBUF when body != NULL and no header otherwise; ""
+ * means no Content-Type header even with a body.
  * `bearer` is the 43-character token text or NULL (no Authorization
  * header); `raw_auth` (if non-NULL) is sent verbatim as the Authorization
  * header instead. body may be NULL (no body). Resets *resp first. Returns
@@ -80,7 +81,7 @@ int rc_error_code(const struct rc_response *resp, struct wire_error *out);
 /* ---------------------------------------------------------------- identities */
 
 struct rc_identity {
-    void *pair;                         /* ec_key_pair * (libsignal) */
+    uint8_t priv[32];                   /* identity private key (wiped by _free) */
     uint8_t identity_key[SP_PUBKEY_LEN];
     uint8_t address[SP_ADDRESS_LEN];
     char address_text[SP_ADDRESS_TEXT_LEN + 1];
@@ -128,6 +129,15 @@ struct rc_token_params {
     const struct rc_identity *signer;
 };
 int rc_build_token(struct buf *out, const struct rc_identity *id, const struct rc_token_params *p);
+
+/* Replace the XEdDSA signature at the end of an encoded SignedProof with the
+ * malleated s + L form (still verifies with curve_verify_signature). 0/-1. */
+int rc_proof_malleate(struct buf *proof);
+
+/* Re-sign the payload of an encoded SignedProof with a fresh (randomised,
+ * canonical) XEdDSA signature by id: same payload and nonce, other
+ * signature bytes. 0/-1. */
+int rc_proof_resign(struct buf *proof, const struct rc_identity *id, const char *domain);
 
 /* ---------------------------------------------------------------- API calls
  * Each returns the HTTP status (or -1 if no answer arrived); on 200 the

@@ -194,3 +194,25 @@ void rh_destroy(struct relay *r)
     free(r->conf_path);
     memset(r, 0, sizeof *r);
 }
+
+void rh_client(struct rc_client *c, const struct relay *r)
+{
+    ck_assert_msg(rc_client_init(c, r->base_url, g_cert) == 0, "curl_easy_init");
+}
+
+void rh_account(struct rc_client *c, struct rc_identity *id, size_t n_prekeys)
+{
+    ck_assert_int_eq(rc_identity_new(id), 0);
+    long st = rc_register(c, id, n_prekeys, NULL);
+    ck_assert_msg(st == 200, "register: HTTP %ld (%s)", st, c->err);
+    st = rc_get_token(c, id);
+    ck_assert_msg(st == 200, "token: HTTP %ld (%s)", st, c->err);
+}
+
+unsigned rh_prekey_count(struct rc_client *c, const struct rc_identity *id)
+{
+    uint32_t n = 0;
+    long st = rc_prekey_count(c, id, &n);
+    ck_assert_msg(st == 200, "prekey count: HTTP %ld", st);
+    return n;
+}

@@ -20,6 +20,7 @@
 #define SEALPOST_TESTS_RELAY_HARNESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -57,6 +58,19 @@ void rh_kill9(struct relay *r);
 void rh_destroy(struct relay *r);
 /* Print the last `max` bytes of the relay's stderr to our stderr. */
 void rh_dump_log(const struct relay *r, size_t max);
+
+/* Config every suite uses unless it needs more: loopback tests make many
+ * register/token calls from one IP, so the per-IP auth budget is raised. */
+#define RH_CONF_BASE "[limits]\nauth_rate_per_minute = 1000000\n"
+
+/* Asserting conveniences for the suites. */
+struct rc_client;
+struct rc_identity;
+void rh_client(struct rc_client *c, const struct relay *r);
+/* New identity, registered with n_prekeys, with a token. */
+void rh_account(struct rc_client *c, struct rc_identity *id, size_t n_prekeys);
+/* Prekey count through the API (asserts 200). */
+unsigned rh_prekey_count(struct rc_client *c, const struct rc_identity *id);
 
 /* The sealpostd path and the source tree (compile definitions). */
 const char *rh_sealpostd_path(void);
