@@ -58,6 +58,8 @@ struct api_response {
     const char *content_type;  /* static string */
     struct buf body;           /* owned by the call; freed by api_call_release */
     uint32_t retry_after_s;    /* > 0: send a Retry-After header */
+    const char *allow;         /* non-NULL (405 only): send an Allow header with this value;
+                                  owned by the call, valid until api_call_release() */
 };
 
 enum api_result { API_DONE, API_PENDING };
