@@ -169,6 +169,23 @@ START_TEST(test_output_too_small)
 }
 END_TEST
 
+/* docs/PROTOCOL.md A.3: the bearer token text of 00 01 .. 1f. */
+START_TEST(test_bearer_token_vector)
+{
+    uint8_t token[32], back[32];
+    char text[64];
+    size_t n = 0;
+    for (int i = 0; i < 32; i++)
+        token[i] = (uint8_t)i;
+    ck_assert_int_eq(base64url_encode(text, sizeof text, token, sizeof token), SP_OK);
+    ck_assert_str_eq(text, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8");
+    ck_assert_uint_eq(strlen(text), 43);
+    ck_assert_int_eq(base64url_decode(back, sizeof back, &n, text, 43), SP_OK);
+    ck_assert_uint_eq(n, 32);
+    ck_assert_mem_eq(back, token, 32);
+}
+END_TEST
+
 static Suite *encoding_suite(void)
 {
     Suite *s = suite_create("encoding");
@@ -180,6 +197,7 @@ static Suite *encoding_suite(void)
     tcase_add_test(tc, test_reject_noncanonical_trailing_bits);
     tcase_add_test(tc, test_reject_wrong_lengths);
     tcase_add_test(tc, test_output_too_small);
+    tcase_add_test(tc, test_bearer_token_vector);
     suite_add_tcase(s, tc);
     return s;
 }

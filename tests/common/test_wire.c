@@ -7,6 +7,7 @@
  * message and an oversized input (run under ASan to catch leaks).
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1685,6 +1686,53 @@ START_TEST(test_check_sealed)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- known answers */
+
+static void hex_to(uint8_t *out, size_t n, const char *hex)
+{
+    ck_assert_uint_eq(strlen(hex), 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+}
+
+/* docs/PROTOCOL.md appendix A: our encoders must produce exactly these bytes
+ * (fields in number order, no extras), since the token payload is what the
+ * identity key signs. */
+START_TEST(test_known_answer_encodings)
+{
+    static const char addr1[] = "9ad73d5a938160cda1829643961cef1af491975a";
+    uint8_t expect[64];
+    struct buf b = enc();
+    struct wire_token_request t = {.timestamp = 1700000000};
+    hex_to(t.address, SP_ADDRESS_LEN, addr1);
+    for (int i = 0; i < SP_NONCE_LEN; i++)
+        t.nonce[i] = (uint8_t)i;
+    ck_assert_int_eq(wire_encode_token_payload(&b, &t), SP_OK);
+    hex_to(expect, 48,
+           "0801" "1214" "9ad73d5a938160cda1829643961cef1af491975a" "18" "80e2cfaa06"
+           "2210" "000102030405060708090a0b0c0d0e0f");
+    ck_assert_uint_eq(b.len, 48);
+    ck_assert_mem_eq(b.data, expect, 48);
+
+    uint8_t ct[16];
+    memset(ct, 0xaa, sizeof ct);
+    struct wire_sealed_content c = {.sender_device = 1, .type = 2, .ciphertext = ct,
+                                    .ciphertext_len = sizeof ct};
+    hex_to(c.sender, SP_ADDRESS_LEN, addr1);
+    buf_reset(&b);
+    ck_assert_int_eq(wire_encode_sealed_content(&b, &c), SP_OK);
+    hex_to(expect, 46,
+           "080112149ad73d5a938160cda1829643961cef1af491975a180120022a10"
+           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    ck_assert_uint_eq(b.len, 46);
+    ck_assert_mem_eq(b.data, expect, 46);
+    buf_free(&b);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
     Suite *s = suite_create("wire");
@@ -1707,6 +1755,7 @@ static Suite *wire_suite(void)
     tcase_add_test(rt, test_roundtrip_limits);
     tcase_add_test(rt, test_roundtrip_sealed_content);
     tcase_add_test(rt, test_encode_respects_cap);
+    tcase_add_test(rt, test_known_answer_encodings);
 
     tcase_add_loop_test(gen, test_truncated_every_decoder, 0, V_N);
     tcase_add_test(gen, test_truncated_payload);

@@ -8,6 +8,11 @@
  * duplication, splicing) and pure random inputs. Same seed, same inputs: a
  * failure in CI reproduces locally. Linked without libFuzzer, so it runs
  * under gcc + ASan/UBSan as a ctest (label fuzz).
+ *
+ *   fuzz_wire_replay                  seeded mutation run (ctest)
+ *   fuzz_wire_replay FILE...          replay corpus or crash files
+ *   fuzz_wire_replay --write-seeds D  write the valid seeds into directory D
+ *                                     (a starting corpus for libFuzzer)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,12 +271,33 @@ static int run_files(int argc, char **argv)
     return 0;
 }
 
+static int write_seeds(const char *dir)
+{
+    struct seed seeds[64];
+    size_t n_seeds = build_seeds(seeds);
+    for (size_t i = 0; i < n_seeds; i++) {
+        char path[4096];
+        FILE *f;
+        snprintf(path, sizeof path, "%s/seed-%02zu", dir, i);
+        f = fopen(path, "wb");
+        if (f == NULL || fwrite(seeds[i].data, 1, seeds[i].len, f) != seeds[i].len)
+            die("cannot write seed file");
+        fclose(f);
+        free(seeds[i].data);
+    }
+    printf("fuzz_wire_replay: wrote %zu seeds to %s\n", n_seeds, dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct seed seeds[64];
     size_t n_seeds, cap = 8192;
-    uint8_t *buf = malloc(cap);
+    uint8_t *buf = NULL;
 
+    if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
+        return write_seeds(argv[2]);
+    buf = malloc(cap);
     if (argc > 1) {
         free(buf);
         return run_files(argc, argv);
