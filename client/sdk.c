@@ -62,6 +62,9 @@ struct sealpost_client {
     char *opt_url, *opt_ca, *opt_pin;
     long timeout_ms;
     long relay_prekeys; /* -1 unknown */
+    /* batch sizes within the relay's published limits (GET /v1/limits) */
+    bool limits_known;
+    size_t send_batch, fetch_page;
 };
 
 static sealpost_status pub(sp_status st)
@@ -103,6 +106,8 @@ sealpost_status sdk_open_with_clock(sealpost_client **out, const char *state_dir
     c->clock = clock != NULL ? clock : sp_clock_system();
     c->relay_prekeys = -1;
     c->timeout_ms = 30000;
+    c->send_batch = SEND_BATCH;
+    c->fetch_page = FETCH_PAGE;
     if (opts != NULL) {
         c->opt_url = dup_opt(opts->server_url);
         c->opt_ca = dup_opt(opts->ca_file);
@@ -214,6 +219,28 @@ out:
     return st;
 }
 
+/* Fit batch sizes to the relay's published limits, once per handle. A relay
+ * that does not answer /v1/limits keeps the defaults (its own defaults). */
+static sp_status learn_limits(sealpost_client *c)
+{
+    struct sp_limits l;
+    if (c->limits_known)
+        return SP_OK;
+    sp_status st = relay_limits(c->r, &l);
+    if (st == SP_ERR_NETWORK || st == SP_ERR_TLS || st == SP_ERR_NOMEM)
+        return st;
+    if (st == SP_OK) {
+        if (l.max_envelopes_per_request >= 1 && l.max_envelopes_per_request < c->send_batch)
+            c->send_batch = l.max_envelopes_per_request;
+        if (l.fetch_max_envelopes >= 1 && l.fetch_max_envelopes < c->fetch_page)
+            c->fetch_page = l.fetch_max_envelopes;
+        if (l.max_ack_ids >= 1 && l.max_ack_ids < c->fetch_page)
+            c->fetch_page = l.max_ack_ids;
+    }
+    c->limits_known = true;
+    return SP_OK;
+}
+
 /* "The relay cannot be reached right now": queue and retry on the next sync.
  * TLS failures are not in this set: they are reported. */
 static bool unreachable(sp_status st)
@@ -248,7 +275,7 @@ static sp_status flush_outbox(sealpost_client *c, size_t *uploaded, size_t *fail
         keystore_outbox_free(items, n);
         items = NULL;
         n = 0;
-        TRY(keystore_outbox_load(c->ks, 0, SEND_BATCH, &items, &n));
+        TRY(keystore_outbox_load(c->ks, 0, c->send_batch, &items, &n));
         if (n == 0)
             break;
         for (size_t i = 0; i < n; i++) {
@@ -424,7 +451,9 @@ sealpost_status sealpost_send(sealpost_client *c, const char *to, const uint8_t 
         TRY(session_send_local(c->s, to, &bundle, msg, len, mid, 0));
     }
     /* Durably queued. Try to upload now; failing here is not an error. */
-    st = flush_outbox(c, NULL, NULL, mid, &watch_st);
+    st = learn_limits(c);
+    if (st == SP_OK)
+        st = flush_outbox(c, NULL, NULL, mid, &watch_st);
     if (st == SP_OK) {
         q = 0;
         if (watch_st != SP_OK) {
@@ -553,7 +582,7 @@ static sp_status receive_pages(sealpost_client *c, int wait_s, sealpost_sync_sta
     for (;;) {
         wire_fetch_free(&f);
         memset(&f, 0, sizeof(f));
-        TRY(relay_fetch(c->r, FETCH_PAGE, after, wait, &f));
+        TRY(relay_fetch(c->r, (uint32_t)c->fetch_page, after, wait, &f));
         wait = 0; /* long-poll only while nothing has arrived */
         if (f.n == 0)
             break;
@@ -604,6 +633,7 @@ sealpost_status sealpost_sync(sealpost_client *c, int wait_s, sealpost_sync_stat
     pthread_mutex_lock(&c->mu);
     ENSURE(session_has_identity(c->s), SP_ERR_USAGE);
     TRY(ensure_relay(c, NULL));
+    TRY(learn_limits(c));
     TRY(process_pending(c, &local));
     TRY(flush_outbox(c, &local.uploaded, &local.failed, NULL, NULL));
     TRY(maintain_keys(c));
@@ -686,7 +716,10 @@ sealpost_status sealpost_info_get(sealpost_client *c, int ask_relay, sealpost_in
     pthread_mutex_lock(&c->mu);
     info.registered = setting_u64(c, SET_REGISTERED, 0) != 0;
     info.relay_prekeys = c->relay_prekeys;
+    size_t pend = 0;
     TRY(keystore_outbox_count(c->ks, &info.outbox_queued));
+    TRY(keystore_pending_count(c->ks, &pend));
+    info.outbox_queued += pend;
     TRY(keystore_inbox_count(c->ks, &info.inbox_unread));
     TRY(keystore_session_count(c->ks, &info.sessions));
     if (ask_relay && info.registered) {

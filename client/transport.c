@@ -3,6 +3,7 @@
  */
 #include "client/transport.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,21 +64,25 @@ static char *dup_opt(const char *s)
     return (s != NULL && *s != '\0') ? strdup(s) : NULL;
 }
 
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+static void curl_init_once(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 sp_status transport_new(struct transport **out, const struct transport_config *cfg)
 {
     sp_status st = SP_OK;
     struct transport *t = NULL;
-    static int global_done;
 
     *out = NULL;
     ENSURE(cfg != NULL && cfg->base_url != NULL && strncmp(cfg->base_url, "https://", 8) == 0 &&
                strlen(cfg->base_url) < 512,
            SP_ERR_USAGE);
-    if (!global_done) {
-        /* Idempotent; curl >= 7.84 makes it thread-safe. */
-        ENSURE(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK, SP_ERR_INTERNAL);
-        global_done = 1;
-    }
+    /* Once per process, whatever the number of handles and threads. */
+    ENSURE(pthread_once(&curl_once, curl_init_once) == 0 && curl_init_rc == CURLE_OK,
+           SP_ERR_INTERNAL);
     t = calloc(1, sizeof(*t));
     ENSURE(t != NULL, SP_ERR_NOMEM);
     t->base_url = strdup(cfg->base_url);

@@ -149,28 +149,41 @@ sealpost_address(sealpost_client *c, char out[SEALPOST_ADDRESS_LEN + 1]);
  * *queued (optional) is 1 if the message still waits locally, 0 if the relay
  * has it. message_id (optional) receives its id. A message is never sent
  * twice: uploads are idempotent by message id.
- * Errors (nothing queued): USAGE, TOO_LARGE, NOT_FOUND (the relay knows no
- * such address), IDENTITY_MISMATCH (the relay returned a bundle whose key does
- * not hash to `to`), UNTRUSTED_IDENTITY (the peer's key changed), IO. */
+ * "Unreachable" means NETWORK (cannot resolve/connect, timeout) or a relay
+ * answering UNAVAILABLE; a TLS failure is never treated as unreachable: it is
+ * reported and nothing is queued.
+ * Errors (nothing queued): USAGE (bad address, no identity or no relay URL
+ * yet), TOO_LARGE, NOT_FOUND (the relay knows no such address),
+ * IDENTITY_MISMATCH (the relay returned a bundle whose key does not hash to
+ * `to`), UNTRUSTED_IDENTITY (the peer's key changed), BAD_SIGNATURE (the
+ * bundle's signed prekey signature is invalid), TLS, RATE_LIMITED and other
+ * relay errors while fetching the bundle, IO. Once the message is queued,
+ * upload failures are not errors (*queued = 1), except a permanent rejection
+ * of this very envelope by the relay (e.g. NOT_FOUND), returned as such. */
 SEALPOST_API SEALPOST_NODISCARD sealpost_status
 sealpost_send(sealpost_client *c, const char *to, const uint8_t *msg, size_t len, int *queued,
               uint8_t message_id[SEALPOST_MESSAGE_ID_LEN]);
 
 typedef struct sealpost_sync_stats {
-    size_t uploaded;  /* outbox envelopes uploaded */
+    size_t uploaded;  /* outbox envelopes uploaded (including ones queued without a session) */
     size_t received;  /* new messages stored in the inbox */
     size_t dropped;   /* duplicates, replays and undecryptable envelopes, acked and dropped */
     size_t queued;    /* messages still waiting locally (relay unreachable) */
     size_t failed;    /* queued messages given up on (recipient unknown or key mismatch) */
 } sealpost_sync_stats;
 
-/* Upload the outbox, then fetch, unseal, authenticate, decrypt and store every
+/* Finish messages queued without a session (fetch bundle, encrypt, seal),
+ * upload the outbox, then fetch, unseal, authenticate, decrypt and store every
  * pending message, acknowledging each only after it is stored. If wait_s > 0
  * and nothing is pending, wait up to wait_s seconds for mail (long-poll).
- * Also refills one-time prekeys on the relay and rotates the signed prekey
- * when due. stats may be NULL.
+ * Also refills one-time prekeys on the relay (below 25 left, back to 100) and
+ * rotates the signed prekey when due (every 7 days; old ones are kept 30
+ * days). stats may be NULL; on error it holds the counts up to that point.
  * Errors: NETWORK, TLS, relay errors, IO. Envelopes that fail to decrypt are
- * not errors: they are counted in stats->dropped. */
+ * not errors: they are counted in stats->dropped and acked. A message that
+ * fails authentication of an existing session (bad MAC, unknown prekey, no
+ * session) also makes the SDK forget that session, so the next send to that
+ * peer starts a fresh one from a new bundle. */
 SEALPOST_API SEALPOST_NODISCARD sealpost_status sealpost_sync(sealpost_client *c, int wait_s,
                                                               sealpost_sync_stats *stats);
 
@@ -204,7 +217,8 @@ SEALPOST_API void sealpost_messages_free(sealpost_message **v, size_t n);
 typedef struct sealpost_info {
     int registered;          /* 1 after a successful sealpost_init */
     long relay_prekeys;      /* one-time prekeys left on the relay, -1 if unknown */
-    size_t outbox_queued;    /* envelopes waiting to be uploaded */
+    size_t outbox_queued;    /* messages waiting locally: sealed envelopes not yet uploaded
+                                plus plaintext waiting for a bundle */
     size_t inbox_unread;     /* messages not yet marked done */
     size_t sessions;         /* peers with an established session */
 } sealpost_info;
