@@ -515,6 +515,11 @@ static sp_status process_pending(sealpost_client *c, sealpost_sync_stats *stats)
             st = SP_OK;
             continue;
         }
+        if (st == SP_ERR_RATE_LIMITED) {
+            /* this peer's bundle later; the others (and our inbox) now */
+            st = SP_OK;
+            continue;
+        }
         goto out;
     }
 out:
@@ -635,7 +640,12 @@ sealpost_status sealpost_sync(sealpost_client *c, int wait_s, sealpost_sync_stat
     TRY(ensure_relay(c, NULL));
     TRY(learn_limits(c));
     TRY(process_pending(c, &local));
-    TRY(flush_outbox(c, &local.uploaded, &local.failed, NULL, NULL));
+    st = flush_outbox(c, &local.uploaded, &local.failed, NULL, NULL);
+    /* A full mailbox or a rate limit on the way out must not stop us from
+     * receiving: the envelopes stay queued for the next sync. */
+    if (st == SP_ERR_MAILBOX_FULL || st == SP_ERR_RATE_LIMITED)
+        st = SP_OK;
+    TRY(st);
     TRY(maintain_keys(c));
     TRY(receive_pages(c, wait_s, &local));
 out:
