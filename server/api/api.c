@@ -26,8 +26,8 @@
  * guards against bugs. Large enough for a fetch page at the hard ceilings. */
 #define API_RESP_CAP (SP_HARD_MAX_BODY_BYTES + 2u * SP_HARD_MAX_ENVELOPE_BYTES + 256u * 1024)
 
-#define TOKEN_CACHE_SLOTS 8192
-#define AUTH_LIMIT_SLOTS  16384
+#define TOKEN_CACHE_SLOTS  8192
+#define AUTH_LIMIT_SLOTS   16384
 #define BUNDLE_LIMIT_SLOTS 65536
 
 sp_status api_create(struct api **out, const struct api_options *opt)
@@ -172,8 +172,8 @@ static enum api_result dispatch(struct api *api, struct api_call *call, struct c
 {
     const struct api_request *rq = &call->req;
 
-    switch (router_find(rq->method, rq->path, &cs->route, &cs->param, cs->allow,
-                        sizeof cs->allow)) {
+    switch (
+        router_find(rq->method, rq->path, &cs->route, &cs->param, cs->allow, sizeof cs->allow)) {
     case ROUTER_NOT_FOUND:
         api_reply_error(api, call, SP_ERR_NOT_FOUND, "no such endpoint");
         return API_DONE;

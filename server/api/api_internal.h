@@ -58,16 +58,16 @@ struct api {
 };
 
 struct call_state {
-    const struct route *route;  /* NULL when no route matched */
-    const char *param;          /* path parameter of a prefix route (points into req.path) */
-    int64_t account;            /* authenticated caller; 0 when the route needs none */
+    const struct route *route; /* NULL when no route matched */
+    const char *param;         /* path parameter of a prefix route (points into req.path) */
+    int64_t account;           /* authenticated caller; 0 when the route needs none */
     /* Set by a handler before it returns API_PENDING; api_handle() calls it
      * (once) when the call comes back after wake(). */
     enum api_result (*resume)(struct api *api, struct api_call *call);
-    void *ctx;                  /* handler data, owned */
+    void *ctx; /* handler data, owned */
     void (*ctx_free)(void *ctx);
-    bool secret_body;           /* response holds a secret (token): wipe on release */
-    char allow[48];             /* value of the Allow header of a 405 */
+    bool secret_body; /* response holds a secret (token): wipe on release */
+    char allow[48];   /* value of the Allow header of a 405 */
 };
 
 static inline struct call_state *call_state(struct api_call *call)
@@ -89,8 +89,7 @@ void api_reply_decode_error(struct api *api, struct api_call *call, sp_status st
 /* Success: body already encoded into call->resp.body by the caller. */
 void api_reply_ok(struct api_call *call, unsigned http_status, const char *content_type);
 /* Plain-text success (health, ready). */
-void api_reply_text(struct api *api, struct api_call *call, unsigned http_status,
-                    const char *text);
+void api_reply_text(struct api *api, struct api_call *call, unsigned http_status, const char *text);
 
 /* ---- writes through the group-commit writer (api.c).
  * A handler context that writes starts with a struct api_pending. The job's

@@ -198,8 +198,7 @@ static struct cache_entry *slot_of(struct auth *a, const uint8_t hash[static 32]
     return &a->entries[(size_t)h & a->mask];
 }
 
-static bool cache_get(struct auth *a, const uint8_t hash[static 32], uint64_t now,
-                      int64_t *account)
+static bool cache_get(struct auth *a, const uint8_t hash[static 32], uint64_t now, int64_t *account)
 {
     bool hit = false;
     if (a->entries == NULL)

@@ -144,9 +144,8 @@ HANDLER(handle_register)
                         "signature: does not verify with identity_key");
         return API_DONE;
     }
-    if (auth_verify_signature(r->reg.identity_key, r->reg.signed_prekey.public_key,
-                              SP_PUBKEY_LEN, r->reg.signed_prekey.signature,
-                              SP_SIGNATURE_LEN) != SP_OK) {
+    if (auth_verify_signature(r->reg.identity_key, r->reg.signed_prekey.public_key, SP_PUBKEY_LEN,
+                              r->reg.signed_prekey.signature, SP_SIGNATURE_LEN) != SP_OK) {
         metrics_auth_failure(&api->metrics, AUTH_FAIL_BAD_SIGNATURE);
         api_reply_error(api, call, SP_ERR_BAD_SIGNATURE,
                         "signed_prekey.signature: does not verify with identity_key");
@@ -251,9 +250,8 @@ HANDLER(handle_token)
     store_conn_put(api->store, c);
     /* An unknown address and a bad signature get the same answer, so the
      * endpoint cannot be used to learn which addresses exist. */
-    if (st == SP_OK &&
-        auth_verify_proof(acct.identity_key, SP_DOMAIN_TOKEN, t->tr.payload, t->tr.payload_len,
-                          t->tr.signature) != SP_OK) {
+    if (st == SP_OK && auth_verify_proof(acct.identity_key, SP_DOMAIN_TOKEN, t->tr.payload,
+                                         t->tr.payload_len, t->tr.signature) != SP_OK) {
         metrics_auth_failure(&api->metrics, AUTH_FAIL_BAD_SIGNATURE);
         st = SP_ERR_UNAUTHENTICATED;
     } else if (st == SP_ERR_NOT_FOUND) {
@@ -410,8 +408,8 @@ HANDLER(handle_signed_prekey)
     }
     if (st != SP_OK)
         return reply_store_error(api, call, st);
-    if (auth_verify_signature(acct.identity_key, s->spk.public_key, SP_PUBKEY_LEN,
-                              s->spk.signature, SP_SIGNATURE_LEN) != SP_OK) {
+    if (auth_verify_signature(acct.identity_key, s->spk.public_key, SP_PUBKEY_LEN, s->spk.signature,
+                              SP_SIGNATURE_LEN) != SP_OK) {
         metrics_auth_failure(&api->metrics, AUTH_FAIL_BAD_SIGNATURE);
         api_reply_error(api, call, SP_ERR_BAD_SIGNATURE,
                         "signature: does not verify with the account's identity key");
@@ -454,9 +452,8 @@ static enum api_result bundle_resume(struct api *api, struct api_call *call)
     sp_status st = wire_encode_bundle(&call->resp.body, &b->bundle);
     if (st != SP_OK)
         return reply_store_error(api, call, st);
-    metrics_add(&api->metrics, b->bundle.has_prekey ? M_BUNDLES_WITH_PREKEY
-                                                    : M_BUNDLES_WITHOUT_PREKEY,
-                1);
+    metrics_add(&api->metrics,
+                b->bundle.has_prekey ? M_BUNDLES_WITH_PREKEY : M_BUNDLES_WITHOUT_PREKEY, 1);
     api_reply_ok(call, 200, API_CT_PROTOBUF);
     return API_DONE;
 }
@@ -485,21 +482,19 @@ HANDLER(handle_bundle)
     const char *text = cs->param;
     if (text == NULL || strlen(text) != SP_ADDRESS_TEXT_LEN ||
         sp_address_from_text(b->target, text, SP_ADDRESS_TEXT_LEN) != SP_OK) {
-        api_reply_error(api, call, SP_ERR_INVALID_FIELD,
-                        "address: expected %d base32 characters", SP_ADDRESS_TEXT_LEN);
+        api_reply_error(api, call, SP_ERR_INVALID_FIELD, "address: expected %d base32 characters",
+                        SP_ADDRESS_TEXT_LEN);
         return API_DONE;
     }
-    struct ratelimit_result rl =
-        ratelimit_take(api->bundle_limit, (uint64_t)cs->account, target_key(b->target),
-                       api_now(api));
+    struct ratelimit_result rl = ratelimit_take(api->bundle_limit, (uint64_t)cs->account,
+                                                target_key(b->target), api_now(api));
     if (!rl.allowed) {
         metrics_add(&api->metrics, M_RATE_LIMITED_BUNDLE, 1);
         struct wire_error e = {.code = SP_ERR_RATE_LIMITED,
                                .retry_after_s = rl.retry_after_s,
                                .has_remaining = true,
                                .remaining = 0};
-        snprintf(e.message, sizeof e.message,
-                 "bundle: at most %u fetches of one target per %u s",
+        snprintf(e.message, sizeof e.message, "bundle: at most %u fetches of one target per %u s",
                  (unsigned)lim->bundle_fetches_per_target, (unsigned)lim->bundle_fetch_window_s);
         api_reply_error_ex(api, call, &e);
         return API_DONE;

@@ -69,8 +69,8 @@ static sp_status send_run(struct store_conn *c, void *arg)
             TRY(store_account_by_address(c, e->recipient, &acct));
             s->recipients[i] = acct.id;
         }
-        TRY(store_mail_put(c, s->recipients[i], e->message_id, e->content, e->content_len,
-                           s->now, s->lim, &dup));
+        TRY(store_mail_put(c, s->recipients[i], e->message_id, e->content, e->content_len, s->now,
+                           s->lim, &dup));
         s->fresh[i] = !dup;
         if (dup)
             s->duplicates++;

@@ -43,8 +43,7 @@ HANDLER(handle_ready)
         store_conn_put(api->store, c);
     }
     if (st != SP_OK) {
-        api_reply_error(api, call, SP_ERR_UNAVAILABLE, "database unusable: %s",
-                        sp_status_name(st));
+        api_reply_error(api, call, SP_ERR_UNAVAILABLE, "database unusable: %s", sp_status_name(st));
         return API_DONE;
     }
     api_reply_text(api, call, 200, "ready\n");

@@ -34,12 +34,9 @@ static const char *const counter_names[M_COUNTER_COUNT][2] = {
 };
 
 static const char *const auth_failure_names[AUTH_FAIL_COUNT] = {
-    [AUTH_FAIL_MISSING_TOKEN] = "missing_token",
-    [AUTH_FAIL_UNKNOWN_TOKEN] = "unknown_token",
-    [AUTH_FAIL_BAD_SIGNATURE] = "bad_signature",
-    [AUTH_FAIL_UNKNOWN_ACCOUNT] = "unknown_account",
-    [AUTH_FAIL_STALE] = "stale_proof",
-    [AUTH_FAIL_REPLAY] = "replay",
+    [AUTH_FAIL_MISSING_TOKEN] = "missing_token", [AUTH_FAIL_UNKNOWN_TOKEN] = "unknown_token",
+    [AUTH_FAIL_BAD_SIGNATURE] = "bad_signature", [AUTH_FAIL_UNKNOWN_ACCOUNT] = "unknown_account",
+    [AUTH_FAIL_STALE] = "stale_proof",           [AUTH_FAIL_REPLAY] = "replay",
 };
 
 void metrics_init(struct metrics *m)
@@ -119,8 +116,8 @@ sp_status metrics_render(struct metrics *m, struct buf *out)
             uint64_t v = load(&m->requests[r][c]);
             if (v == 0 && c != 1 && c != 3)
                 continue; /* keep the output short: 2xx and 4xx rows always exist */
-            TRY(buf_printf(out, "sealpost_requests_total{route=\"%s\",class=\"%s\"} %llu\n",
-                           name, classes[c], (unsigned long long)v));
+            TRY(buf_printf(out, "sealpost_requests_total{route=\"%s\",class=\"%s\"} %llu\n", name,
+                           classes[c], (unsigned long long)v));
         }
     }
 
@@ -149,13 +146,14 @@ sp_status metrics_render(struct metrics *m, struct buf *out)
             TRY(buf_printf(out, "sealpost_writer_batch_jobs_bucket{le=\"+Inf\"} %llu\n",
                            (unsigned long long)cumulative));
     }
-    TRY(buf_printf(out, "sealpost_writer_batch_jobs_sum %llu\nsealpost_writer_batch_jobs_count %llu\n",
-                   (unsigned long long)load(&m->batch_jobs_sum),
-                   (unsigned long long)load(&m->batch_count)));
+    TRY(buf_printf(
+        out, "sealpost_writer_batch_jobs_sum %llu\nsealpost_writer_batch_jobs_count %llu\n",
+        (unsigned long long)load(&m->batch_jobs_sum), (unsigned long long)load(&m->batch_count)));
 
     int64_t active = atomic_load_explicit(&m->longpolls_active, memory_order_relaxed);
-    TRY(buf_printf(out, "# HELP sealpost_longpolls_active Fetches waiting for mail.\n"
-                        "# TYPE sealpost_longpolls_active gauge\nsealpost_longpolls_active %lld\n",
+    TRY(buf_printf(out,
+                   "# HELP sealpost_longpolls_active Fetches waiting for mail.\n"
+                   "# TYPE sealpost_longpolls_active gauge\nsealpost_longpolls_active %lld\n",
                    (long long)(active < 0 ? 0 : active)));
 out:
     return st;

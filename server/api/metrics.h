@@ -16,8 +16,8 @@
 #include "common/buf.h"
 #include "common/status.h"
 
-#define METRICS_MAX_ROUTES 16 /* >= router_count() + 1 (the "unmatched" row) */
-#define METRICS_CLASSES    5  /* 1xx .. 5xx */
+#define METRICS_MAX_ROUTES    16 /* >= router_count() + 1 (the "unmatched" row) */
+#define METRICS_CLASSES       5  /* 1xx .. 5xx */
 #define METRICS_BATCH_BUCKETS 11 /* jobs per writer batch: <=1, 2, 4, .. 512, +Inf */
 
 enum metric_counter {

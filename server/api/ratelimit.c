@@ -32,8 +32,7 @@ struct ratelimit {
     struct bucket *slots;
 };
 
-sp_status ratelimit_create(struct ratelimit **out, uint32_t burst, uint32_t window_s,
-                           size_t slots)
+sp_status ratelimit_create(struct ratelimit **out, uint32_t burst, uint32_t window_s, size_t slots)
 {
     sp_status st = SP_OK;
     struct ratelimit *rl = NULL;
@@ -119,8 +118,7 @@ static struct bucket *find_slot(struct ratelimit *rl, uint64_t a, uint64_t b, ui
     return e;
 }
 
-struct ratelimit_result ratelimit_take(struct ratelimit *rl, uint64_t a, uint64_t b,
-                                       uint64_t now)
+struct ratelimit_result ratelimit_take(struct ratelimit *rl, uint64_t a, uint64_t b, uint64_t now)
 {
     struct ratelimit_result r = {.allowed = true, .remaining = UINT32_MAX};
     if (rl->burst == 0)

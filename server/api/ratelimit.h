@@ -23,8 +23,8 @@
 struct ratelimit;
 
 /* burst == 0 makes a limiter that allows everything. */
-SP_WARN_UNUSED sp_status ratelimit_create(struct ratelimit **out, uint32_t burst,
-                                          uint32_t window_s, size_t slots);
+SP_WARN_UNUSED sp_status ratelimit_create(struct ratelimit **out, uint32_t burst, uint32_t window_s,
+                                          size_t slots);
 void ratelimit_destroy(struct ratelimit *rl); /* NULL-safe */
 
 struct ratelimit_result {
@@ -34,7 +34,6 @@ struct ratelimit_result {
 };
 
 /* Take one request for key (a, b) at time `now` (unix seconds). */
-struct ratelimit_result ratelimit_take(struct ratelimit *rl, uint64_t a, uint64_t b,
-                                       uint64_t now);
+struct ratelimit_result ratelimit_take(struct ratelimit *rl, uint64_t a, uint64_t b, uint64_t now);
 
 #endif

@@ -35,8 +35,8 @@ void api_reply_error_ex(struct api *api, struct api_call *call, const struct wir
     }
 }
 
-static void vreply(struct api *api, struct api_call *call, struct wire_error *e,
-                   const char *fmt, va_list ap)
+static void vreply(struct api *api, struct api_call *call, struct wire_error *e, const char *fmt,
+                   va_list ap)
 {
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     api_reply_error_ex(api, call, e);
@@ -103,8 +103,7 @@ void api_reply_decode_error(struct api *api, struct api_call *call, sp_status st
     api_reply_error_ex(api, call, &e);
 }
 
-void api_reply_text(struct api *api, struct api_call *call, unsigned http_status,
-                    const char *text)
+void api_reply_text(struct api *api, struct api_call *call, unsigned http_status, const char *text)
 {
     buf_reset(&call->resp.body);
     if (buf_append_str(&call->resp.body, text) != SP_OK) {

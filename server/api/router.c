@@ -68,9 +68,8 @@ const char *router_method_name(enum api_method m)
     return "OTHER";
 }
 
-enum router_result router_find(enum api_method method, const char *path,
-                               const struct route **out, const char **param, char *allow,
-                               size_t allow_size)
+enum router_result router_find(enum api_method method, const char *path, const struct route **out,
+                               const char **param, char *allow, size_t allow_size)
 {
     bool path_known = false;
     size_t used = 0;

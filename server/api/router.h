@@ -23,8 +23,8 @@ struct route {
     enum api_method method;
     const char *pattern;
     api_handler_fn handler;
-    bool needs_auth;   /* bearer token required */
-    const char *name;  /* metrics label, [a-z_] */
+    bool needs_auth;  /* bearer token required */
+    const char *name; /* metrics label, [a-z_] */
 };
 
 enum router_result { ROUTER_FOUND, ROUTER_NOT_FOUND, ROUTER_BAD_METHOD };
@@ -33,9 +33,8 @@ enum router_result { ROUTER_FOUND, ROUTER_NOT_FOUND, ROUTER_BAD_METHOD };
  * pattern has a parameter) are set. ROUTER_BAD_METHOD: `allow` receives the
  * methods the path does accept, e.g. "GET, PUT" (NUL-terminated, truncated
  * to allow_size). */
-enum router_result router_find(enum api_method method, const char *path,
-                               const struct route **out, const char **param, char *allow,
-                               size_t allow_size);
+enum router_result router_find(enum api_method method, const char *path, const struct route **out,
+                               const char **param, char *allow, size_t allow_size);
 
 /* The table, for metrics labels: routes are numbered 0 .. router_count()-1. */
 size_t router_count(void);

@@ -61,8 +61,8 @@ static inline void fx_init(struct fx *f, const char *tag)
 
 static inline void fx_start(struct fx *f)
 {
-    struct store_options o = {.path = f->path, .sync = STORE_SYNC_NORMAL, .pool_size = 6,
-                              .busy_timeout_ms = 5000};
+    struct store_options o = {
+        .path = f->path, .sync = STORE_SYNC_NORMAL, .pool_size = 6, .busy_timeout_ms = 5000};
     ck_assert_int_eq(store_open(&f->store, &o), SP_OK);
     struct api_options ao = {.config = &f->cfg, .store = f->store, .clock = &f->clock};
     ck_assert_int_eq(api_create(&f->api, &ao), SP_OK);
@@ -99,8 +99,8 @@ struct tcall {
     struct api_call call; /* first: wake() casts back */
     pthread_mutex_t m;
     pthread_cond_t cv;
-    int wakes;     /* total wake() calls */
-    int consumed;  /* wakes already waited for */
+    int wakes;    /* total wake() calls */
+    int consumed; /* wakes already waited for */
     char path[160];
     char auth[80];
 };
@@ -208,8 +208,8 @@ static inline unsigned fx_do(struct fx *f, struct tcall *t, enum api_method m, c
 
 /* Same, expecting an error; releases t. */
 static inline struct wire_error fx_expect_error(struct fx *f, enum api_method m, const char *path,
-                                               const char *bearer, const struct buf *body,
-                                               unsigned http, sp_status code)
+                                                const char *bearer, const struct buf *body,
+                                                unsigned http, sp_status code)
 {
     struct tcall t;
     fx_do(f, &t, m, path, bearer, body);
@@ -382,9 +382,8 @@ static inline void fx_register(struct fx *f, struct ident *id, size_t n)
     fx_register_body(f, id, &reg, &body);
     ck_assert_uint_eq(fx_do(f, &t, API_POST, "/v1/register", NULL, &body), 200);
     struct wire_register_response rr;
-    ck_assert_int_eq(wire_decode_register_response(&rr, t.call.resp.body.data,
-                                                   t.call.resp.body.len),
-                     SP_OK);
+    ck_assert_int_eq(
+        wire_decode_register_response(&rr, t.call.resp.body.data, t.call.resp.body.len), SP_OK);
     ck_assert(memcmp(rr.address, id->address, SP_ADDRESS_LEN) == 0);
     tcall_release(f, &t);
     buf_free(&body);

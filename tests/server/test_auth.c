@@ -33,9 +33,9 @@ static void sign(struct keys *k, const struct ident *id, uint8_t sig[64], const 
 
 static void add_l(uint8_t sig[static 64])
 {
-    static const uint8_t L[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58,
-                                  0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-                                  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+    static const uint8_t L[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
+                                  0xa2, 0xde, 0xf9, 0xde, 0x14, 0,    0,    0,    0,    0,    0,
+                                  0,    0,    0,    0,    0,    0,    0,    0,    0,    0x10};
     uint8_t sign_bit = sig[63] & 0x80;
     unsigned carry = 0;
     sig[63] &= 0x7f;
@@ -217,8 +217,8 @@ START_TEST(test_token_lookup_and_cache)
     struct store *s = NULL;
     struct store_conn *c = NULL;
     struct auth *a = NULL, *nocache = NULL;
-    struct store_options o = {.path = path, .sync = STORE_SYNC_NORMAL, .pool_size = 2,
-                              .busy_timeout_ms = 5000};
+    struct store_options o = {
+        .path = path, .sync = STORE_SYNC_NORMAL, .pool_size = 2, .busy_timeout_ms = 5000};
     ck_assert_int_eq(store_open(&s, &o), SP_OK);
     ck_assert_int_eq(auth_create(&a, 64), SP_OK);
     ck_assert_int_eq(auth_create(&nocache, 0), SP_OK);

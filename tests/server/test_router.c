@@ -62,8 +62,8 @@ START_TEST(test_param_route)
     ck_assert_str_eq(r->name, "bundle");
     ck_assert(r->needs_auth);
     ck_assert_str_eq(param, "abcdef");
-    const char *missing[] = {"/v1/bundle/", "/v1/bundle", "/v1/bundle/a/", "/v1/bundle/a/b",
-                             "/v1/bundlex/a", "/v1/bundle//a"};
+    const char *missing[] = {"/v1/bundle/",    "/v1/bundle",    "/v1/bundle/a/",
+                             "/v1/bundle/a/b", "/v1/bundlex/a", "/v1/bundle//a"};
     for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++)
         ck_assert_msg(find(API_GET, missing[i], &r, &param, allow) == ROUTER_NOT_FOUND, "%s",
                       missing[i]);
@@ -78,13 +78,20 @@ START_TEST(test_not_found_and_method)
     const struct route *r = NULL;
     const char *param = NULL;
     char allow[48];
-    const char *missing[] = {"", "/", "/v1", "/v1/", "/V1/health", "/v1/health/",
-                             "/v1//health", "/v1/health?x", "/v1/messages/", "/v1/prekeys/"};
+    const char *missing[] = {"",
+                             "/",
+                             "/v1",
+                             "/v1/",
+                             "/V1/health",
+                             "/v1/health/",
+                             "/v1//health",
+                             "/v1/health?x",
+                             "/v1/messages/",
+                             "/v1/prekeys/"};
     for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++)
         ck_assert_msg(find(API_GET, missing[i], &r, &param, allow) == ROUTER_NOT_FOUND, "%s",
                       missing[i]);
-    ck_assert_int_eq(router_find(API_GET, NULL, &r, &param, allow, sizeof allow),
-                     ROUTER_NOT_FOUND);
+    ck_assert_int_eq(router_find(API_GET, NULL, &r, &param, allow, sizeof allow), ROUTER_NOT_FOUND);
     ck_assert_int_eq(find(API_PUT, "/v1/messages", &r, &param, allow), ROUTER_BAD_METHOD);
     ck_assert_str_eq(allow, "POST, GET");
     ck_assert_int_eq(find(API_OTHER, "/v1/prekeys", &r, &param, allow), ROUTER_BAD_METHOD);

@@ -27,8 +27,8 @@ static void wfx_open(struct wfx *f)
     memset(f, 0, sizeof *f);
     f->dir = tu_tmpdir("writer");
     f->path = tu_path(f->dir, "relay.db");
-    struct store_options o = {.path = f->path, .sync = STORE_SYNC_NORMAL, .pool_size = 3,
-                              .busy_timeout_ms = 5000};
+    struct store_options o = {
+        .path = f->path, .sync = STORE_SYNC_NORMAL, .pool_size = 3, .busy_timeout_ms = 5000};
     ck_assert_int_eq(store_open(&f->s, &o), SP_OK);
     metrics_init(&f->m);
     ck_assert_int_eq(writer_start(&f->w, f->s, &f->m), SP_OK);
@@ -186,8 +186,8 @@ START_TEST(test_failed_job_in_same_transaction)
     job_init(&b, 0x11, SP_OK);
     ck_assert_int_eq(writer_submit(f.w, &a.j), SP_OK);
     ck_assert_int_eq(writer_submit(f.w, &b.j), SP_OK);
-    for (int spin = 0; spin < 2000 && (atomic_load(&a.done_calls) == 0 ||
-                                       atomic_load(&b.done_calls) == 0);
+    for (int spin = 0;
+         spin < 2000 && (atomic_load(&a.done_calls) == 0 || atomic_load(&b.done_calls) == 0);
          spin++)
         usleep(5000);
     ck_assert_int_eq(a.got, SP_OK);
