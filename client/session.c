@@ -396,15 +396,6 @@ sp_status session_exists(struct session *s, const char *peer, bool *exists)
     return SP_OK;
 }
 
-sp_status session_forget(struct session *s, const char *peer)
-{
-    struct peer_addr p;
-    sp_status st = peer_addr_init(&p, peer);
-    if (st != SP_OK)
-        return st;
-    return signal_protocol_session_delete_session(s->store, &p.addr) < 0 ? SP_ERR_IO : SP_OK;
-}
-
 /* Build a session from a validated bundle. Caller holds the transaction. */
 static sp_status build_session(struct session *s, struct peer_addr *p,
                                const struct wire_bundle *b)
@@ -641,19 +632,16 @@ sp_status session_receive(struct session *s, const uint8_t message_id[static SP_
             st = SP_ERR_NOMEM;
             goto out;
         }
+        /* Never act on a failed decrypt beyond dropping it. Whatever the
+         * error (bad MAC, no session, unknown prekey id), the envelope did
+         * not authenticate, and anyone who knows our address can seal one
+         * that claims any sender, or replay a captured envelope under a new
+         * message id. Forgetting the claimed sender's session here would let
+         * them tear down our real sessions. A peer that really lost its
+         * state recovers by itself: its next message to us is a
+         * PreKeySignalMessage, which builds a new session. */
         SP_LOG_D("session: envelope dropped (%d)", rc);
-        if (rc == SG_ERR_INVALID_MESSAGE || rc == SG_ERR_NO_SESSION ||
-            rc == SG_ERR_INVALID_KEY_ID) {
-            /* LIBSIGNAL.md section 11: forget the broken session so our next
-             * send starts fresh from a new bundle. */
-            keystore_rollback_to(s->ks);
-            in_sp = false;
-            TRY(keystore_savepoint(s->ks));
-            in_sp = true;
-            TRY(session_forget(s, p.name));
-        } else {
-            goto drop;
-        }
+        goto drop;
     }
     TRY(keystore_release(s->ks));
     in_sp = false;

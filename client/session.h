@@ -79,8 +79,6 @@ SP_WARN_UNUSED sp_status session_local_bundle(struct session *s, bool with_preke
 
 /* Whether a session with `peer` (address text) exists. */
 SP_WARN_UNUSED sp_status session_exists(struct session *s, const char *peer, bool *exists);
-/* Forget the session with `peer` (next send fetches a fresh bundle). */
-SP_WARN_UNUSED sp_status session_forget(struct session *s, const char *peer);
 
 /* The local half of sending, in ONE transaction: if `bundle` is non-NULL,
  * verify it belongs to `peer` (else SP_ERR_IDENTITY_MISMATCH before any state

@@ -387,6 +387,100 @@ START_TEST(test_bad_envelopes_dropped)
 }
 END_TEST
 
+/* An unauthenticated envelope must never tear down a real session: forged
+ * SignalMessages claiming to be A, and A's own captured envelope replayed
+ * under a new message id, leave B's session with A byte-identical, and A's
+ * next genuine message still decrypts. */
+START_TEST(test_forged_messages_keep_session)
+{
+    struct agent a, b, c;
+    struct wire_bundle bundle;
+    struct ks_outbox_item *first = NULL, *items = NULL, *reply = NULL, *cap = NULL;
+    uint8_t pub[33], priv[32], mid[16];
+    uint32_t reg;
+    agent_open(&a, "fa");
+    agent_open(&b, "fb");
+    agent_open(&c, "fc");
+
+    /* A <-> B session, confirmed both ways so A now sends SignalMessages */
+    ck_assert_int_eq(session_local_bundle(b.s, true, &bundle), SP_OK);
+    send_text(&a, &b, &bundle, 1);
+    ck_assert_uint_eq(take_outbox(&a, &first), 1);
+    ck_assert_int_eq(deliver(&b, first[0].message_id, first[0].content, first[0].content_len),
+                     SESSION_RECV_STORED);
+    send_text(&b, &a, NULL, 2);
+    ck_assert_uint_eq(take_outbox(&b, &reply), 1);
+    ck_assert_int_eq(deliver(&a, reply[0].message_id, reply[0].content, reply[0].content_len),
+                     SESSION_RECV_STORED);
+    send_text(&a, &b, NULL, 3);
+    ck_assert_uint_eq(take_outbox(&a, &cap), 1);
+
+    signal_buffer *before = record_of(&b, a.addr);
+    ck_assert_ptr_nonnull(before);
+
+    /* 1: A's type-2 ciphertext with a flipped MAC byte, sealed as from A */
+    ck_assert_int_eq(keystore_identity_get(b.ks, pub, priv, &reg), SP_OK);
+    struct wire_sealed_content inner;
+    ck_assert_int_eq(unseal_envelope(&inner, pub, priv, cap[0].content, cap[0].content_len),
+                     SP_OK);
+    ck_assert_uint_eq(inner.type, 2);
+    inner.ciphertext[inner.ciphertext_len - 1] ^= 0x01;
+    struct buf forged;
+    buf_init(&forged, SP_HARD_MAX_ENVELOPE_BYTES);
+    ck_assert_int_eq(seal_envelope(&forged, pub, &inner), SP_OK);
+    memset(mid, 0x21, 16);
+    ck_assert_int_eq(deliver(&b, mid, forged.data, forged.len), SESSION_RECV_DROPPED);
+    inner.ciphertext[inner.ciphertext_len - 1] ^= 0x01;
+
+    /* 2: a SignalMessage from C's own session with B, relabelled as from A */
+    ck_assert_int_eq(session_local_bundle(b.s, true, &bundle), SP_OK);
+    send_text(&c, &b, &bundle, 4);
+    ck_assert_uint_eq(take_outbox(&c, &items), 1);
+    struct wire_sealed_content cin;
+    ck_assert_int_eq(unseal_envelope(&cin, pub, priv, items[0].content, items[0].content_len),
+                     SP_OK);
+    memcpy(cin.sender, a.raw, SP_ADDRESS_LEN);
+    cin.type = 2;
+    buf_reset(&forged);
+    ck_assert_int_eq(seal_envelope(&forged, pub, &cin), SP_OK);
+    memset(mid, 0x22, 16);
+    ck_assert_int_eq(deliver(&b, mid, forged.data, forged.len), SESSION_RECV_DROPPED);
+    wire_sealed_content_free(&cin);
+
+    /* 3: A's first (prekey) envelope replayed under a fresh message id */
+    keystore_outbox_free(items, 1);
+    items = NULL;
+    memset(mid, 0x23, 16);
+    ck_assert_int_ne(deliver(&b, mid, first[0].content, first[0].content_len),
+                     SESSION_RECV_STORED);
+    sp_wipe(priv, sizeof(priv));
+
+    signal_buffer *after = record_of(&b, a.addr);
+    ck_assert_ptr_nonnull(after);
+    ck_assert_uint_eq(signal_buffer_len(before), signal_buffer_len(after));
+    ck_assert_mem_eq(signal_buffer_data(before), signal_buffer_data(after),
+                     signal_buffer_len(before));
+    signal_buffer_free(before);
+    signal_buffer_free(after);
+
+    /* A's genuine next message still decrypts under the untouched session */
+    ck_assert_int_eq(deliver(&b, cap[0].message_id, cap[0].content, cap[0].content_len),
+                     SESSION_RECV_STORED);
+    ck_assert(inbox_has(&b, "message 3", a.addr));
+    ck_assert(!inbox_has(&b, "message 4", a.addr));
+    ck_assert_uint_eq(inbox_count(&b), 2); /* messages 1 and 3, once each */
+
+    buf_free(&forged);
+    wire_sealed_content_free(&inner);
+    keystore_outbox_free(first, 1);
+    keystore_outbox_free(reply, 1);
+    keystore_outbox_free(cap, 1);
+    agent_close(&a);
+    agent_close(&b);
+    agent_close(&c);
+}
+END_TEST
+
 START_TEST(test_prekey_ids_and_rotation)
 {
     struct agent a;
@@ -432,6 +526,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_bundle_identity_mismatch_rejected);
     tcase_add_test(tc, test_outbox_failure_rolls_back_ratchet);
     tcase_add_test(tc, test_bad_envelopes_dropped);
+    tcase_add_test(tc, test_forged_messages_keep_session);
     tcase_add_test(tc, test_prekey_ids_and_rotation);
     suite_add_tcase(s, tc);
     return s;

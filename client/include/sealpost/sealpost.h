@@ -181,9 +181,9 @@ typedef struct sealpost_sync_stats {
  * days). stats may be NULL; on error it holds the counts up to that point.
  * Errors: NETWORK, TLS, relay errors, IO. Envelopes that fail to decrypt are
  * not errors: they are counted in stats->dropped and acked. A message that
- * fails authentication of an existing session (bad MAC, unknown prekey, no
- * session) also makes the SDK forget that session, so the next send to that
- * peer starts a fresh one from a new bundle. */
+ * fails to decrypt never changes local state: it is unauthenticated, so it
+ * must not be able to tear down a real session (a peer that lost its state
+ * recovers by sending a new PreKeySignalMessage). */
 SEALPOST_API SEALPOST_NODISCARD sealpost_status sealpost_sync(sealpost_client *c, int wait_s,
                                                               sealpost_sync_stats *stats);
 
