@@ -19,7 +19,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -30,6 +29,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -178,20 +182,67 @@ static bool apply_flags(struct config *c, const struct flags *f)
     return true;
 }
 
-/* The TLS files must be readable now, with an error naming the file, rather
- * than a TLS failure later. */
-static bool check_readable(const char *what, const char *path)
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        SP_LOG_E("%s %s: %s", what, path, strerror(errno));
-        return false;
-    }
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return 0;
+}
+
+/* The TLS files must be usable now, with an error naming the file (exit 66),
+ * rather than a GnuTLS failure after the database was opened: readable
+ * regular files, a PEM certificate, an unencrypted PEM key, and the key must
+ * belong to the certificate. OpenSSL is only a checker here; serving uses
+ * GnuTLS through libmicrohttpd. */
+static bool check_tls_files(const char *cert_path, const char *key_path)
+{
+    bool ok = false;
+    FILE *cf = NULL, *kf = NULL;
+    X509 *cert = NULL;
+    EVP_PKEY *key = NULL;
     struct stat sb;
-    bool ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
-    close(fd);
-    if (!ok)
-        SP_LOG_E("%s %s: not a regular file", what, path);
+
+    cf = fopen(cert_path, "re");
+    if (cf == NULL || fstat(fileno(cf), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        SP_LOG_E("TLS certificate %s: %s", cert_path,
+                 cf == NULL ? strerror(errno) : "not a regular file");
+        goto out;
+    }
+    kf = fopen(key_path, "re");
+    if (kf == NULL || fstat(fileno(kf), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        SP_LOG_E("TLS private key %s: %s", key_path,
+                 kf == NULL ? strerror(errno) : "not a regular file");
+        goto out;
+    }
+    cert = PEM_read_X509(cf, NULL, NULL, NULL);
+    if (cert == NULL) {
+        SP_LOG_E("TLS certificate %s: no PEM certificate found", cert_path);
+        goto out;
+    }
+    /* A passphrase callback that gives none: encrypted keys fail instead of
+     * prompting on the terminal. */
+    key = PEM_read_PrivateKey(kf, NULL, no_passphrase, NULL);
+    if (key == NULL) {
+        SP_LOG_E("TLS private key %s: no unencrypted PEM private key found", key_path);
+        goto out;
+    }
+    if (X509_check_private_key(cert, key) != 1) {
+        SP_LOG_E("TLS private key %s does not match certificate %s", key_path, cert_path);
+        goto out;
+    }
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
+        SP_LOG_W("TLS certificate %s has expired; clients will refuse it", cert_path);
+    ok = true;
+out:
+    ERR_clear_error();
+    EVP_PKEY_free(key);
+    X509_free(cert);
+    if (kf != NULL)
+        fclose(kf);
+    if (cf != NULL)
+        fclose(cf);
     return ok;
 }
 
@@ -228,8 +279,7 @@ static int cmd_serve(const struct flags *f, int argc, char **argv)
         rc = EXIT_NOINPUT;
         goto out;
     }
-    if (!check_readable("TLS certificate", cfg.tls_cert) ||
-        !check_readable("TLS private key", cfg.tls_key)) {
+    if (!check_tls_files(cfg.tls_cert, cfg.tls_key)) {
         rc = EXIT_NOINPUT;
         goto out;
     }

@@ -30,7 +30,8 @@
  *
  * Shutdown: MHD refuses to stop with suspended connections. `parked` counts
  * connections suspended and not yet woken; http_stop() waits for it to reach
- * zero (api_shutdown() wakes every pending call) before MHD_stop_daemon.
+ * zero (api_shutdown() wakes every pending call), then briefly for requests
+ * in flight to send their answers, before MHD_stop_daemon.
  *
  * Privacy: the only use of the peer address is a keyed hash (SHA-256 under a
  * per-process random key; IPv6 addresses by their /64, which is what one
@@ -79,8 +80,10 @@
 /* Certificate and key files larger than this are refused (a chain of a few
  * certificates is a few KiB). */
 #define PEM_MAX_BYTES (1024 * 1024)
-/* How long http_stop() waits for the API's wakes of parked calls. */
-#define STOP_WAIT_MS 10000
+/* How long http_stop() waits for the API's wakes of parked calls, then for
+ * the answers of requests in flight to be sent. */
+#define STOP_WAIT_MS  10000
+#define DRAIN_WAIT_MS 3000
 
 struct http {
     struct MHD_Daemon *daemon;
@@ -92,6 +95,7 @@ struct http {
     uint8_t ip_key[32];     /* per-process key for client_key */
     atomic_bool running;    /* false during start: MHD messages are errors then */
     atomic_uint parked;     /* connections suspended and not yet woken */
+    atomic_uint inflight;   /* requests begun and not yet completed */
     bool quiesced;
     int quiesced_fd;        /* listening socket MHD handed back; closed after stop */
 };
@@ -393,6 +397,7 @@ static struct request *request_new(struct http *h, struct MHD_Connection *conn)
     api_call_init(&r->call);
     r->call.wake = wake;
     r->call.http_ctx = r;
+    atomic_fetch_add(&h->inflight, 1);
     return r;
 }
 
@@ -453,6 +458,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     buf_free_secret(&r->body);
     pthread_mutex_destroy(&r->lock);
     free(r);
+    atomic_fetch_sub(&h->inflight, 1);
 }
 
 /* ---- start / stop */
@@ -506,6 +512,7 @@ sp_status http_start(struct http **out, const struct config *cfg, struct api *ap
     h->quiesced_fd = -1;
     atomic_init(&h->running, false);
     atomic_init(&h->parked, 0);
+    atomic_init(&h->inflight, 0);
     TRY(make_sockaddr(cfg, &ss, &ipv6));
     TRY(read_pem(cfg->tls_cert, &h->cert_pem, &cert_alloc, false));
     TRY(read_pem(cfg->tls_key, &h->key_pem, &h->key_alloc, true));
@@ -579,6 +586,14 @@ void http_stop(struct http *h)
         if (left > 0)
             SP_LOG_E("http: %u call(s) still parked after %u ms; stopping anyway", left,
                      (unsigned)STOP_WAIT_MS);
+        /* Let woken long-polls and other running requests send their answers
+         * (MHD_stop_daemon closes connections mid-response). Bounded: a
+         * slow uploader must not hold up shutdown. */
+        waited = 0;
+        while (atomic_load(&h->inflight) > 0 && waited < DRAIN_WAIT_MS) {
+            sleep_ms(10);
+            waited += 10;
+        }
         MHD_stop_daemon(h->daemon);
         h->daemon = NULL;
         if (h->quiesced_fd >= 0)
