@@ -88,7 +88,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: loadgen [options]\n"
             "  -c, --connections N   client connections/threads (default 16)\n"
-            "  -d, --duration S      seconds per send phase (default 8)\n"
+            "  -d, --duration S      seconds per send phase (default 6)\n"
             "  -b, --batch N         envelopes per batched request (default 50)\n"
             "  -s, --bucket B        padded plaintext bucket, power of two 256..65536 (default 1024)\n"
             "      --sync full|normal  relay database sync mode (own relay only; default full)\n"
@@ -117,7 +117,7 @@ static int parse_opts(struct opts *o, int argc, char **argv)
     int ch;
     memset(o, 0, sizeof *o);
     o->conns = 16;
-    o->duration_s = 8;
+    o->duration_s = 6;
     o->batch = 50;
     o->bucket = 1024;
     o->sync = "full";
