@@ -266,12 +266,12 @@ struct parse_ctx {
     struct config *c;
     const char *path;
     FILE *f;
-    char *line;          /* getline buffer */
+    char *line; /* getline buffer */
     size_t line_alloc;
-    int lineno;          /* line most recently handed to inih */
-    bool section_ok;     /* current section header is known */
+    int lineno;      /* line most recently handed to inih */
+    bool section_ok; /* current section header is known */
     bool read_error;
-    sp_status st;        /* first error */
+    sp_status st;            /* first error */
     int set_line[N_OPTIONS]; /* line where each option was set, 0 = not in file */
 };
 
@@ -447,8 +447,7 @@ sp_status config_load_file(struct config *c, const char *path)
     if (sp_limits_validate(&work.limits, &what) != SP_OK) {
         int line = what != NULL ? option_line(&p, "limits", what) : 0;
         if (line > 0)
-            SP_LOG_E("%s:%d: %s: out of range or inconsistent with other limits", path, line,
-                     what);
+            SP_LOG_E("%s:%d: %s: out of range or inconsistent with other limits", path, line, what);
         else
             SP_LOG_E("%s: [limits] %s: out of range or inconsistent with other limits", path,
                      what != NULL ? what : "?");
@@ -479,8 +478,7 @@ sp_status config_validate(const struct config *c)
         SP_LOG_E("config: listen_port must be 1..65535");
         return SP_ERR_USAGE;
     }
-    if (c->tls_cert == NULL || *c->tls_cert == '\0' || c->tls_key == NULL ||
-        *c->tls_key == '\0') {
+    if (c->tls_cert == NULL || *c->tls_cert == '\0' || c->tls_key == NULL || *c->tls_key == '\0') {
         SP_LOG_E("config: tls_cert and tls_key must be set");
         return SP_ERR_USAGE;
     }
@@ -513,8 +511,8 @@ sp_status config_validate(const struct config *c)
             continue; /* strings checked above, limits below */
         }
         if (v < o->min || v > o->max) {
-            SP_LOG_E("config: %s: out of range (%llu..%llu)", o->key,
-                     (unsigned long long)o->min, (unsigned long long)o->max);
+            SP_LOG_E("config: %s: out of range (%llu..%llu)", o->key, (unsigned long long)o->min,
+                     (unsigned long long)o->max);
             return SP_ERR_USAGE;
         }
     }

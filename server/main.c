@@ -38,8 +38,10 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "server/api/api.h"
+#include "server/audit.h"
 #include "server/config.h"
 #include "server/http/http.h"
+#include "server/pruner.h"
 #include "server/store/store.h"
 
 #ifndef SEALPOST_VERSION
@@ -74,31 +76,34 @@ struct command {
 };
 
 static int cmd_serve(const struct flags *f, int argc, char **argv);
+static int cmd_prune(const struct flags *f, int argc, char **argv);
+static int cmd_audit(const struct flags *f, int argc, char **argv);
 
 static const struct command commands[] = {
     {"serve", cmd_serve, "run the relay in the foreground (default)"},
+    {"prune", cmd_prune, "delete what the retention policy no longer allows, once (for cron)"},
+    {"audit", cmd_audit, "report what the database holds: counts, ages, sizes; no identities"},
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: sealpostd [OPTIONS] [COMMAND]\n"
-            "\n"
-            "sealpost relay: stores sealed envelopes for offline agents (HTTPS).\n"
-            "\n"
-            "Options:\n"
-            "  -c, --config FILE        INI configuration (see sealpostd.conf.example)\n"
-            "      --listen HOST:PORT   listen address, e.g. 127.0.0.1:8443 or [::1]:8443\n"
-            "      --tls-cert FILE      PEM certificate chain\n"
-            "      --tls-key FILE       PEM private key (mode 0600)\n"
-            "      --db FILE            SQLite database file\n"
-            "      --log-level LEVEL    error, warn, info or debug\n"
-            "  -h, --help               show this help\n"
-            "  -V, --version            show the version\n"
-            "\n"
-            "Flags override the configuration file, which overrides the defaults.\n"
-            "\n"
-            "Commands:\n");
+    fprintf(out, "Usage: sealpostd [OPTIONS] [COMMAND]\n"
+                 "\n"
+                 "sealpost relay: stores sealed envelopes for offline agents (HTTPS).\n"
+                 "\n"
+                 "Options:\n"
+                 "  -c, --config FILE        INI configuration (see sealpostd.conf.example)\n"
+                 "      --listen HOST:PORT   listen address, e.g. 127.0.0.1:8443 or [::1]:8443\n"
+                 "      --tls-cert FILE      PEM certificate chain\n"
+                 "      --tls-key FILE       PEM private key (mode 0600)\n"
+                 "      --db FILE            SQLite database file\n"
+                 "      --log-level LEVEL    error, warn, info or debug\n"
+                 "  -h, --help               show this help\n"
+                 "  -V, --version            show the version\n"
+                 "\n"
+                 "Flags override the configuration file, which overrides the defaults.\n"
+                 "\n"
+                 "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(out, "\nExit status: 0 ok, 64 usage error, 66 configuration or certificate file\n"
@@ -252,6 +257,7 @@ static int cmd_serve(const struct flags *f, int argc, char **argv)
     struct store *store = NULL;
     struct api *api = NULL;
     struct http *http = NULL;
+    struct pruner *pruner = NULL;
     int rc = EXIT_SOFTWARE;
     sp_status st;
     sigset_t sigs;
@@ -309,10 +315,26 @@ static int cmd_serve(const struct flags *f, int argc, char **argv)
         SP_LOG_E("cannot open database %s: %s", cfg.db_path, sp_strerror(st));
         goto out;
     }
-    struct api_options ao = {.config = &cfg, .store = store, .clock = sp_clock_system()};
+    struct pruner_options po = {.store = store, .clock = sp_clock_system(),
+                                .interval_s = cfg.prune_interval_s};
+    pruner_retention_from_config(&po.retention, &cfg);
+    st = pruner_create(&pruner, &po);
+    if (st != SP_OK) {
+        SP_LOG_E("cannot create the pruner: %s", sp_strerror(st));
+        goto out;
+    }
+    struct api_options ao = {.config = &cfg, .store = store, .clock = sp_clock_system(),
+                             .metrics_extra = pruner_metrics_text, .metrics_extra_ctx = pruner};
     st = api_create(&api, &ao);
     if (st != SP_OK) {
         SP_LOG_E("cannot start the API: %s", sp_strerror(st));
+        goto out;
+    }
+    /* Deleted idle accounts: their cached bearer tokens die at once. */
+    pruner_set_accounts_hook(pruner, api_forget_tokens, api);
+    st = pruner_start(pruner);
+    if (st != SP_OK) {
+        SP_LOG_E("cannot start the pruner: %s", sp_strerror(st));
         goto out;
     }
     st = http_start(&http, &cfg, api);
@@ -320,9 +342,8 @@ static int cmd_serve(const struct flags *f, int argc, char **argv)
         goto out; /* http_start logged why */
 
     bool v6 = strchr(cfg.listen_host, ':') != NULL;
-    SP_LOG_I("sealpostd %s listening on %s%s%s:%u (TLS >= %s)", SEALPOST_VERSION,
-             v6 ? "[" : "", cfg.listen_host, v6 ? "]" : "", (unsigned)cfg.listen_port,
-             cfg.tls_min_version);
+    SP_LOG_I("sealpostd %s listening on %s%s%s:%u (TLS >= %s)", SEALPOST_VERSION, v6 ? "[" : "",
+             cfg.listen_host, v6 ? "]" : "", (unsigned)cfg.listen_port, cfg.tls_min_version);
 
     for (;;) {
         int sig = 0;
@@ -341,13 +362,100 @@ out:
     /* Order matters: no new connections, wake parked calls, stop HTTP
      * (no more api_handle), then the API (writer thread), then the store. */
     http_quiesce(http);
+    pruner_stop(pruner); /* returns after the current batch; holds no connection after */
     if (api != NULL)
         api_shutdown(api);
     http_stop(http);
     api_destroy(api);
+    pruner_destroy(pruner); /* after the API: /metrics renders its counters */
     store_close(store);
     if (rc == EXIT_OK)
         SP_LOG_I("sealpostd stopped");
+    config_free(&cfg);
+    return rc;
+}
+
+/* Configuration and store for the offline commands (prune, audit): the
+ * same defaults, file and flags as serve, without the TLS checks. */
+static int open_for_command(const struct flags *f, int argc, const char *name, struct config *cfg,
+                            struct store **store)
+{
+    config_defaults(cfg);
+    if (argc > 1) {
+        fprintf(stderr, "sealpostd: %s takes no arguments\n", name);
+        return EXIT_USAGE;
+    }
+    if (f->config_path != NULL && config_load_file(cfg, f->config_path) != SP_OK)
+        return EXIT_NOINPUT;
+    if (!apply_flags(cfg, f)) {
+        SP_LOG_E("out of memory");
+        return EXIT_SOFTWARE;
+    }
+    sp_log_set_level(cfg->log_level);
+    if (cfg->db_path == NULL || *cfg->db_path == '\0') {
+        SP_LOG_E("config: database path must be set");
+        return EXIT_NOINPUT;
+    }
+    struct store_options so = {
+        .path = cfg->db_path,
+        .sync = cfg->db_sync_full ? STORE_SYNC_FULL : STORE_SYNC_NORMAL,
+        .pool_size = 2,
+        .busy_timeout_ms = STORE_BUSY_TIMEOUT_MS,
+    };
+    sp_status st = store_open(store, &so);
+    if (st != SP_OK) {
+        SP_LOG_E("cannot open database %s: %s", cfg->db_path, sp_strerror(st));
+        return EXIT_SOFTWARE;
+    }
+    return EXIT_OK;
+}
+
+/* One retention pass with the configured policy and the real clock; safe
+ * while the relay runs (SQLite serialises the writers). Prints the counts. */
+static int cmd_prune(const struct flags *f, int argc, char **argv)
+{
+    struct config cfg;
+    struct store *store = NULL;
+    struct store_retention r;
+    struct pruner_counts n;
+    (void)argv;
+    int rc = open_for_command(f, argc, "prune", &cfg, &store);
+    if (rc != EXIT_OK)
+        goto out;
+    pruner_retention_from_config(&r, &cfg);
+    sp_status st = pruner_run_once(store, &r, sp_clock_now(sp_clock_system()), &n);
+    pruner_log_counts(&n);
+    printf("pruned: %llu envelopes, %llu tokens, %llu replay records, %llu signed prekeys, "
+           "%llu accounts (%llu batches); WAL checkpoint %s\n",
+           (unsigned long long)n.mail, (unsigned long long)n.tokens,
+           (unsigned long long)n.replay, (unsigned long long)n.signed_prekeys,
+           (unsigned long long)n.accounts, (unsigned long long)n.batches,
+           n.checkpoint_complete ? "complete" : "incomplete (readers active; retried next run)");
+    if (st != SP_OK) {
+        SP_LOG_E("prune failed: %s", sp_strerror(st));
+        rc = EXIT_SOFTWARE;
+    }
+out:
+    store_close(store);
+    config_free(&cfg);
+    return rc;
+}
+
+static int cmd_audit(const struct flags *f, int argc, char **argv)
+{
+    struct config cfg;
+    struct store *store = NULL;
+    (void)argv;
+    int rc = open_for_command(f, argc, "audit", &cfg, &store);
+    if (rc != EXIT_OK)
+        goto out;
+    sp_status st = audit_print(stdout, store, cfg.db_path, sp_clock_now(sp_clock_system()));
+    if (st != SP_OK) {
+        SP_LOG_E("audit failed: %s", sp_strerror(st));
+        rc = EXIT_SOFTWARE;
+    }
+out:
+    store_close(store);
     config_free(&cfg);
     return rc;
 }
@@ -378,8 +486,10 @@ int main(int argc, char **argv)
             break;
         case OPT_LISTEN:
             if (!parse_listen(&f, optarg)) {
-                fprintf(stderr, "sealpostd: --listen wants HOST:PORT (IPv6 as [ADDR]:PORT), "
-                                "got \"%s\"\n", optarg);
+                fprintf(stderr,
+                        "sealpostd: --listen wants HOST:PORT (IPv6 as [ADDR]:PORT), "
+                        "got \"%s\"\n",
+                        optarg);
                 return EXIT_USAGE;
             }
             break;

@@ -74,7 +74,7 @@
  * no CBC). TLS 1.3 suites are all AEAD and forward secret anyway. */
 #define PRIORITY_TLS13 "NORMAL:-VERS-ALL:+VERS-TLS1.3"
 #define PRIORITY_TLS12                                                                             \
-    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:"     \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-CIPHER-ALL:"      \
     "+CHACHA20-POLY1305:+AES-256-GCM:+AES-128-GCM"
 
 /* Certificate and key files larger than this are refused (a chain of a few
@@ -92,12 +92,12 @@ struct http {
     char *cert_pem; /* kept until stop: MHD reads them during start */
     char *key_pem;
     size_t key_alloc;
-    uint8_t ip_key[32];     /* per-process key for client_key */
-    atomic_bool running;    /* false during start: MHD messages are errors then */
-    atomic_uint parked;     /* connections suspended and not yet woken */
-    atomic_uint inflight;   /* requests begun and not yet completed */
+    uint8_t ip_key[32];   /* per-process key for client_key */
+    atomic_bool running;  /* false during start: MHD messages are errors then */
+    atomic_uint parked;   /* connections suspended and not yet woken */
+    atomic_uint inflight; /* requests begun and not yet completed */
     bool quiesced;
-    int quiesced_fd;        /* listening socket MHD handed back; closed after stop */
+    int quiesced_fd; /* listening socket MHD handed back; closed after stop */
 };
 
 enum req_state { REQ_RUNNING, REQ_SUSPENDED, REQ_WOKEN_EARLY };
@@ -109,8 +109,8 @@ struct request {
     pthread_mutex_t lock; /* guards state */
     enum req_state state;
     struct buf body;
-    size_t discarded;     /* body bytes dropped past the cap */
-    bool dispatched;      /* api_handle() has been called */
+    size_t discarded; /* body bytes dropped past the cap */
+    bool dispatched;  /* api_handle() has been called */
 };
 
 /* ---- logging */
@@ -181,8 +181,7 @@ static sp_status read_pem(const char *path, char **out, size_t *alloc_out, bool 
     }
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
         sb.st_size > PEM_MAX_BYTES) {
-        SP_LOG_E("http: %s is not a regular, non-empty file under %d bytes", path,
-                 PEM_MAX_BYTES);
+        SP_LOG_E("http: %s is not a regular, non-empty file under %d bytes", path, PEM_MAX_BYTES);
         st = SP_ERR_IO;
         goto out;
     }
@@ -268,8 +267,8 @@ static enum api_method parse_method(const char *m)
         const char *name;
         enum api_method method;
     } methods[] = {
-        {MHD_HTTP_METHOD_GET, API_GET},       {MHD_HTTP_METHOD_POST, API_POST},
-        {MHD_HTTP_METHOD_PUT, API_PUT},       {MHD_HTTP_METHOD_DELETE, API_DELETE},
+        {MHD_HTTP_METHOD_GET, API_GET},   {MHD_HTTP_METHOD_POST, API_POST},
+        {MHD_HTTP_METHOD_PUT, API_PUT},   {MHD_HTTP_METHOD_DELETE, API_DELETE},
         {MHD_HTTP_METHOD_HEAD, API_HEAD},
     };
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
@@ -284,7 +283,8 @@ static void fill_request(struct request *r, const char *url, const char *method)
     struct api_request *q = &r->call.req;
     q->method = parse_method(method);
     q->path = url;
-    q->authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    q->authorization =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     q->content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     q->q_limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
     q->q_after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
@@ -402,9 +402,8 @@ static struct request *request_new(struct http *h, struct MHD_Connection *conn)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct http *h = cls;
     struct request *r = *con_cls;
@@ -463,8 +462,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- start / stop */
 
-static sp_status make_sockaddr(const struct config *cfg, struct sockaddr_storage *ss,
-                               bool *ipv6)
+static sp_status make_sockaddr(const struct config *cfg, struct sockaddr_storage *ss, bool *ipv6)
 {
     memset(ss, 0, sizeof *ss);
     struct sockaddr_in *sin = (struct sockaddr_in *)ss;
@@ -528,17 +526,14 @@ sp_status http_start(struct http **out, const struct config *cfg, struct api *ap
     h->daemon = MHD_start_daemon(
         flags, cfg->listen_port, NULL, NULL, on_request, h,
         /* first, so start-up messages already go through it */
-        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_HTTPS_MEM_CERT, (const char *)h->cert_pem,
-        MHD_OPTION_HTTPS_MEM_KEY, (const char *)h->key_pem,
-        MHD_OPTION_HTTPS_PRIORITIES, priorities,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_connections_per_ip,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_HTTPS_MEM_CERT, (const char *)h->cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
+        (const char *)h->key_pem, MHD_OPTION_HTTPS_PRIORITIES, priorities,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)cfg->connection_memory, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_END);
     if (h->daemon == NULL) {
         SP_LOG_E("http: cannot start the HTTPS server on %s%s%s:%u (see the messages above)",

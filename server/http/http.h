@@ -30,8 +30,7 @@ struct http;
  * http_stop(). On success *out is owned by the caller (http_stop frees it).
  * Errors: SP_ERR_IO (certificate or key unreadable, address in use, TLS
  * setup failed; logged with the file or address), SP_ERR_NOMEM. */
-SP_WARN_UNUSED sp_status http_start(struct http **out, const struct config *cfg,
-                                    struct api *api);
+SP_WARN_UNUSED sp_status http_start(struct http **out, const struct config *cfg, struct api *api);
 
 /* Stop accepting new connections; requests on open connections still run.
  * Idempotent; NULL-safe. */

@@ -174,16 +174,40 @@ END_TEST
 /* Every option must be documented (set) in the example. */
 START_TEST(example_documents_every_key)
 {
-    static const char *keys[] = {
-        "listen_host", "listen_port", "tls_cert", "tls_key", "tls_min_version", "threads",
-        "max_connections", "max_connections_per_ip", "connection_timeout_s",
-        "connection_memory", "log_level", "path", "sync", "pool_size", "max_body_bytes",
-        "max_envelope_bytes", "max_envelopes_per_request", "max_prekeys_per_upload",
-        "max_prekeys_per_account", "mailbox_max_messages", "mailbox_max_bytes",
-        "fetch_max_envelopes", "max_wait_s", "max_ack_ids", "token_ttl_s", "proof_window_s",
-        "bundle_fetches_per_target", "bundle_fetch_window_s", "envelope_ttl_s",
-        "auth_rate_per_minute", "prune_interval_s", "prune_batch", "signed_prekey_grace_s",
-        "account_idle_s"};
+    static const char *keys[] = {"listen_host",
+                                 "listen_port",
+                                 "tls_cert",
+                                 "tls_key",
+                                 "tls_min_version",
+                                 "threads",
+                                 "max_connections",
+                                 "max_connections_per_ip",
+                                 "connection_timeout_s",
+                                 "connection_memory",
+                                 "log_level",
+                                 "path",
+                                 "sync",
+                                 "pool_size",
+                                 "max_body_bytes",
+                                 "max_envelope_bytes",
+                                 "max_envelopes_per_request",
+                                 "max_prekeys_per_upload",
+                                 "max_prekeys_per_account",
+                                 "mailbox_max_messages",
+                                 "mailbox_max_bytes",
+                                 "fetch_max_envelopes",
+                                 "max_wait_s",
+                                 "max_ack_ids",
+                                 "token_ttl_s",
+                                 "proof_window_s",
+                                 "bundle_fetches_per_target",
+                                 "bundle_fetch_window_s",
+                                 "envelope_ttl_s",
+                                 "auth_rate_per_minute",
+                                 "prune_interval_s",
+                                 "prune_batch",
+                                 "signed_prekey_grace_s",
+                                 "account_idle_s"};
     char *path = example_path();
     FILE *f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);
