@@ -523,18 +523,24 @@ sp_status http_start(struct http **out, const struct config *cfg, struct api *ap
     const char *priorities =
         strcmp(cfg->tls_min_version, "1.2") == 0 ? PRIORITY_TLS12 : PRIORITY_TLS13;
 
+    // clang-format off
+    /* one option and its value per line */
     h->daemon = MHD_start_daemon(
         flags, cfg->listen_port, NULL, NULL, on_request, h,
         /* first, so start-up messages already go through it */
-        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_HTTPS_MEM_CERT, (const char *)h->cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
-        (const char *)h->key_pem, MHD_OPTION_HTTPS_PRIORITIES, priorities,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned int)cfg->max_connections_per_ip, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)cfg->connection_memory, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_HTTPS_MEM_CERT, (const char *)h->cert_pem,
+        MHD_OPTION_HTTPS_MEM_KEY, (const char *)h->key_pem,
+        MHD_OPTION_HTTPS_PRIORITIES, priorities,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->connection_memory,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_END);
+    // clang-format on
     if (h->daemon == NULL) {
         SP_LOG_E("http: cannot start the HTTPS server on %s%s%s:%u (see the messages above)",
                  ipv6 ? "[" : "", cfg->listen_host, ipv6 ? "]" : "", (unsigned)cfg->listen_port);
