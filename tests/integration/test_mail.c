@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client/seal.h"
 #include "common/crypto.h"
 #include "relay_client.h"
 #include "relay_harness.h"
@@ -169,6 +170,57 @@ START_TEST(test_send_fetch_ack)
     ck_assert_int_eq(pending(&c, &bob), 1);
 
     batch_free(&b);
+    rc_identity_free(&alice);
+    rc_identity_free(&bob);
+    rc_client_free(&c);
+}
+END_TEST
+
+START_TEST(test_real_sealed_roundtrip)
+{
+    /* A real sealed envelope (client/seal.c) to bob's identity key goes
+     * through the relay byte for byte, and only bob's private key opens it. */
+    struct rc_client c;
+    struct rc_identity alice, bob;
+    struct wire_sealed_content inner, opened;
+    struct wire_out_envelope env;
+    struct buf sealed;
+    static const uint8_t ct[] = "libsignal ciphertext stand-in, 3 blocks long....";
+    rh_client(&c, &g_relay);
+    rh_account(&c, &alice, 0);
+    rh_account(&c, &bob, 0);
+    memset(&inner, 0, sizeof inner);
+    memcpy(inner.sender, alice.address, SP_ADDRESS_LEN);
+    inner.sender_device = SP_DEVICE_ID;
+    inner.type = 3;
+    inner.ciphertext = (uint8_t *)(uintptr_t)ct;
+    inner.ciphertext_len = sizeof ct;
+    buf_init(&sealed, SP_HARD_MAX_ENVELOPE_BYTES);
+    ck_assert_int_eq(seal_envelope(&sealed, bob.identity_key, &inner), SP_OK);
+    ck_assert_uint_eq(sealed.len, SP_SEAL_OVERHEAD + SP_SEAL_MIN_BUCKET);
+    memcpy(env.recipient, bob.address, SP_ADDRESS_LEN);
+    ck_assert_int_eq(sp_random(env.message_id, SP_MESSAGE_ID_LEN), SP_OK);
+    env.content = sealed.data;
+    env.content_len = sealed.len;
+    send_ok(&c, &alice, &env, 1, 1, 0);
+
+    struct wire_fetch f;
+    memset(&f, 0, sizeof f);
+    ck_assert_int_eq(rc_fetch(&c, &bob, -1, 0, 0, &f, NULL), 200);
+    ck_assert_uint_eq(f.n, 1);
+    memset(&opened, 0, sizeof opened);
+    ck_assert_int_eq(unseal_envelope(&opened, bob.identity_key, bob.priv, f.envelopes[0].content,
+                                     f.envelopes[0].content_len), SP_OK);
+    ck_assert_mem_eq(opened.sender, alice.address, SP_ADDRESS_LEN);
+    ck_assert_uint_eq(opened.type, 3);
+    ck_assert_uint_eq(opened.ciphertext_len, sizeof ct);
+    ck_assert_mem_eq(opened.ciphertext, ct, sizeof ct);
+    wire_sealed_content_free(&opened);
+    /* Alice's key cannot open it. */
+    ck_assert_int_ne(unseal_envelope(&opened, alice.identity_key, alice.priv,
+                                     f.envelopes[0].content, f.envelopes[0].content_len), SP_OK);
+    wire_fetch_free(&f);
+    buf_free(&sealed);
     rc_identity_free(&alice);
     rc_identity_free(&bob);
     rc_client_free(&c);
@@ -572,6 +624,7 @@ static Suite *mail_suite(void)
     tcase_add_unchecked_fixture(tc, mail_setup, relay_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_send_fetch_ack);
+    tcase_add_test(tc, test_real_sealed_roundtrip);
     tcase_add_test(tc, test_batch_and_idempotent_resend);
     tcase_add_test(tc, test_atomic_batches);
     tcase_add_test(tc, test_paging);
