@@ -302,3 +302,10 @@ sp_status store_audit(struct store_conn *c, struct store_audit *out)
 {
     return OPS(c)->audit(c, out);
 }
+
+sp_status store_audit_detail(struct store_conn *c, uint64_t now, struct store_audit_detail *out)
+{
+    if (OPS(c)->audit_detail == NULL)
+        return SP_ERR_USAGE;
+    return OPS(c)->audit_detail(c, now, out);
+}

@@ -221,4 +221,35 @@ struct store_audit {
 };
 SP_WARN_UNUSED sp_status store_audit(struct store_conn *c, struct store_audit *out);
 
+/* The details `sealpostd audit` prints: age histograms, envelope sizes and
+ * bytes per table. Still counts only. Age buckets, by `now` minus the stored
+ * hour: < 1 hour, < 1 day, < 7 days, < 30 days, older. */
+#define STORE_AGE_BUCKETS   5
+#define STORE_AUDIT_SIZES   24 /* distinct envelope sizes reported (smallest first) */
+#define STORE_AUDIT_OBJECTS 32 /* tables and indexes reported */
+struct store_audit_object {
+    char name[48];   /* table or index name (schema names, never data) */
+    uint64_t pages;  /* pages used */
+    uint64_t bytes;  /* pages * page size */
+    uint64_t payload; /* bytes of row data in them */
+};
+struct store_audit_detail {
+    uint64_t mail_age[STORE_AGE_BUCKETS];    /* envelopes by received_hour */
+    uint64_t account_idle[STORE_AGE_BUCKETS]; /* accounts by active_hour */
+    size_t n_sizes;
+    struct {
+        uint64_t bytes, count;
+    } sizes[STORE_AUDIT_SIZES];              /* envelopes by stored length */
+    bool sizes_truncated;                    /* more distinct sizes than reported */
+    uint64_t page_size, page_count, freelist_count;
+    bool have_objects;                       /* false: no dbstat in this SQLite */
+    size_t n_objects;
+    struct store_audit_object objects[STORE_AUDIT_OBJECTS];
+};
+/* Read-only; may be called outside a transaction. The per-object sizes need
+ * the SQLite dbstat table; without it have_objects = false and only the page
+ * totals are filled. SP_ERR_USAGE if the backend has no such report. */
+SP_WARN_UNUSED sp_status store_audit_detail(struct store_conn *c, uint64_t now,
+                                            struct store_audit_detail *out);
+
 #endif

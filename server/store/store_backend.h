@@ -78,6 +78,9 @@ struct store_ops {
                        struct store_prune_counts *out);
     sp_status (*checkpoint)(struct store_conn *c, bool *complete); /* may be a no-op */
     sp_status (*audit)(struct store_conn *c, struct store_audit *out);
+    /* optional (NULL: store_audit_detail() answers SP_ERR_USAGE) */
+    sp_status (*audit_detail)(struct store_conn *c, uint64_t now,
+                              struct store_audit_detail *out);
 };
 
 /* The SQLite backend (store_sqlite.c); what store_open() uses. */

@@ -89,6 +89,10 @@ enum sq_stmt {
     Q_PRUNE_ACCOUNTS,
     Q_CHECKPOINT,
     Q_AUDIT,
+    Q_AUDIT_MAIL_AGE,
+    Q_AUDIT_ACCOUNT_AGE,
+    Q_AUDIT_SIZES,
+    Q_AUDIT_PAGES,
     Q_COUNT
 };
 
@@ -161,6 +165,19 @@ static const char *const sq_sql[Q_COUNT] = {
                 " (SELECT count(*) FROM mail), (SELECT coalesce(sum(mail_bytes), 0) FROM accounts),"
                 " (SELECT coalesce(min(received_hour), 0) FROM mail),"
                 " (SELECT coalesce(min(active_hour), 0) FROM accounts)",
+    /* Age buckets of store_audit_detail: ?1 = now. */
+#define SQ_AGE_BUCKET(col)                                                                         \
+    "CASE WHEN ?1 - " col " < 3600 THEN 0 WHEN ?1 - " col " < 86400 THEN 1"                        \
+    " WHEN ?1 - " col " < 604800 THEN 2 WHEN ?1 - " col " < 2592000 THEN 3 ELSE 4 END"
+    [Q_AUDIT_MAIL_AGE] = "SELECT " SQ_AGE_BUCKET("received_hour") " AS b, count(*) FROM mail"
+                         " GROUP BY b",
+    [Q_AUDIT_ACCOUNT_AGE] = "SELECT " SQ_AGE_BUCKET("active_hour") " AS b, count(*) FROM accounts"
+                            " GROUP BY b",
+#undef SQ_AGE_BUCKET
+    [Q_AUDIT_SIZES] = "SELECT length(content) AS n, count(*) FROM mail GROUP BY n ORDER BY n"
+                      " LIMIT ?1",
+    [Q_AUDIT_PAGES] = "SELECT page_size, page_count, freelist_count FROM pragma_page_size(),"
+                      " pragma_page_count(), pragma_freelist_count()",
 };
 
 struct sq_backend {
@@ -1332,6 +1349,103 @@ out:
     return st;
 }
 
+/* Rows of (bucket, count) into h[STORE_AGE_BUCKETS]. */
+static sp_status audit_ages(struct sq_conn *c, enum sq_stmt id, uint64_t now, uint64_t *h)
+{
+    static const char what[] = "audit";
+    sp_status st = SP_OK;
+    sqlite3_stmt *q = NULL;
+    bool row = false;
+
+    TRY(sq_prep(c, id, &q));
+    BIND(bind_u64(q, 1, now));
+    for (;;) {
+        TRY(sq_step(c, q, what, &row));
+        if (!row)
+            break;
+        sqlite3_int64 b = sqlite3_column_int64(q, 0), n = sqlite3_column_int64(q, 1);
+        if (b < 0) /* a stored hour after `now` (clock stepped back): youngest */
+            b = 0;
+        if (b >= STORE_AGE_BUCKETS)
+            b = STORE_AGE_BUCKETS - 1;
+        h[b] += n < 0 ? 0 : (uint64_t)n;
+    }
+out:
+    sq_done(q);
+    return st;
+}
+
+/* Pages per table and index from the dbstat virtual table, when this SQLite
+ * has it. Prepared uncached and without logging: its absence is normal. */
+static void audit_objects(struct sq_conn *c, struct store_audit_detail *out)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT name, count(*), sum(pgsize), sum(payload) FROM dbstat"
+                           " GROUP BY name ORDER BY name",
+                           -1, &q, NULL) != SQLITE_OK)
+        return;
+    out->have_objects = true;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW && out->n_objects < STORE_AUDIT_OBJECTS) {
+        struct store_audit_object *o = &out->objects[out->n_objects++];
+        const unsigned char *name = sqlite3_column_text(q, 0);
+        snprintf(o->name, sizeof o->name, "%s", name != NULL ? (const char *)name : "?");
+        o->pages = (uint64_t)sqlite3_column_int64(q, 1);
+        o->bytes = (uint64_t)sqlite3_column_int64(q, 2);
+        o->payload = (uint64_t)sqlite3_column_int64(q, 3);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        out->have_objects = false;
+        out->n_objects = 0;
+    }
+    sqlite3_finalize(q);
+}
+
+static sp_status sq_audit_detail(struct store_conn *base, uint64_t now,
+                                 struct store_audit_detail *out)
+{
+    static const char what[] = "audit";
+    struct sq_conn *c = sq(base);
+    sp_status st = SP_OK;
+    sqlite3_stmt *q = NULL;
+    bool row = false;
+
+    memset(out, 0, sizeof *out);
+    TRY(audit_ages(c, Q_AUDIT_MAIL_AGE, now, out->mail_age));
+    TRY(audit_ages(c, Q_AUDIT_ACCOUNT_AGE, now, out->account_idle));
+
+    TRY(sq_prep(c, Q_AUDIT_SIZES, &q));
+    BIND(sqlite3_bind_int(q, 1, STORE_AUDIT_SIZES + 1)); /* one extra row: truncated */
+    for (;;) {
+        TRY(sq_step(c, q, what, &row));
+        if (!row)
+            break;
+        if (out->n_sizes == STORE_AUDIT_SIZES) {
+            out->sizes_truncated = true;
+            break;
+        }
+        out->sizes[out->n_sizes].bytes = (uint64_t)sqlite3_column_int64(q, 0);
+        out->sizes[out->n_sizes].count = (uint64_t)sqlite3_column_int64(q, 1);
+        out->n_sizes++;
+    }
+    sq_done(q);
+
+    TRY(sq_prep(c, Q_AUDIT_PAGES, &q));
+    TRY(sq_step(c, q, what, &row));
+    ENSURE(row, SP_ERR_INTERNAL);
+    out->page_size = (uint64_t)sqlite3_column_int64(q, 0);
+    out->page_count = (uint64_t)sqlite3_column_int64(q, 1);
+    out->freelist_count = (uint64_t)sqlite3_column_int64(q, 2);
+    sq_done(q);
+    q = NULL;
+
+    audit_objects(c, out);
+out:
+    sq_done(q);
+    return st;
+}
+
 const struct store_ops store_sqlite_ops = {
     .name = "sqlite",
     .open = sq_open,
@@ -1362,4 +1476,5 @@ const struct store_ops store_sqlite_ops = {
     .prune = sq_prune,
     .checkpoint = sq_checkpoint,
     .audit = sq_audit,
+    .audit_detail = sq_audit_detail,
 };
