@@ -45,6 +45,8 @@ sp_status api_create(struct api **out, const struct api_options *opt)
     api->store = opt->store;
     api->clock = opt->clock;
     api->resp_cap = API_RESP_CAP;
+    api->metrics_extra = opt->metrics_extra;
+    api->metrics_extra_ctx = opt->metrics_extra_ctx;
     atomic_init(&api->shutting_down, false);
     metrics_init(&api->metrics);
     TRY(auth_create(&api->auth, TOKEN_CACHE_SLOTS));
@@ -114,7 +116,16 @@ void api_call_release(struct api *api, struct api_call *call)
 
 sp_status api_metrics_text(struct api *api, struct buf *out)
 {
-    return metrics_render(&api->metrics, out);
+    sp_status st = metrics_render(&api->metrics, out);
+    if (st == SP_OK && api->metrics_extra != NULL)
+        st = api->metrics_extra(api->metrics_extra_ctx, out);
+    return st;
+}
+
+void api_forget_tokens(void *ctx)
+{
+    struct api *api = ctx;
+    auth_cache_clear(api->auth);
 }
 
 void *handler_ctx_new(struct call_state *cs, size_t size, void (*ctx_free)(void *ctx))

@@ -78,6 +78,10 @@ struct api_options {
     const struct config *config;
     struct store *store;
     const struct sp_clock *clock; /* sp_clock_system() in production */
+    /* Optional extra Prometheus text appended to GET /metrics (the retention
+     * pruner's counters, server/pruner.h). Called on an HTTP worker thread. */
+    sp_status (*metrics_extra)(void *ctx, struct buf *out);
+    void *metrics_extra_ctx;
 };
 
 /* Start the API: the writer (group commit) thread and the long-poll timer.
@@ -97,6 +101,13 @@ void api_call_release(struct api *api, struct api_call *call);
 
 /* The single status -> HTTP mapping. */
 unsigned api_http_status(sp_status st);
+
+/* Forget every cached bearer token, so that tokens of accounts just deleted
+ * (the retention pruner's idle-account expiry) stop working at once instead
+ * of at the next hour boundary. Thread-safe; the next request of every live
+ * token pays one store lookup. The signature fits pruner_options'
+ * accounts_deleted hook (ctx = struct api). */
+void api_forget_tokens(void *api);
 
 /* Prometheus text exposition of the aggregate metrics (GET /metrics). */
 SP_WARN_UNUSED sp_status api_metrics_text(struct api *api, struct buf *out);

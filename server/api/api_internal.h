@@ -55,6 +55,8 @@ struct api {
     struct writer *writer;
     atomic_bool shutting_down;
     size_t resp_cap; /* cap of every response body */
+    sp_status (*metrics_extra)(void *ctx, struct buf *out); /* may be NULL */
+    void *metrics_extra_ctx;
 };
 
 struct call_state {

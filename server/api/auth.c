@@ -191,6 +191,15 @@ void auth_destroy(struct auth *a)
     free(a);
 }
 
+void auth_cache_clear(struct auth *a)
+{
+    if (a == NULL || a->entries == NULL)
+        return;
+    pthread_mutex_lock(&a->lock);
+    sp_wipe(a->entries, (a->mask + 1) * sizeof *a->entries);
+    pthread_mutex_unlock(&a->lock);
+}
+
 static struct cache_entry *slot_of(struct auth *a, const uint8_t hash[static 32])
 {
     uint64_t h;

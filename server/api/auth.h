@@ -63,6 +63,8 @@ SP_WARN_UNUSED sp_status auth_bearer_hash(uint8_t hash[static 32], const char *h
 /* cache_slots: entries of the hash -> (account, expiry) cache; 0 disables it. */
 SP_WARN_UNUSED sp_status auth_create(struct auth **out, size_t cache_slots);
 void auth_destroy(struct auth *a); /* NULL-safe */
+/* Empty the token cache (accounts were deleted). Thread-safe. */
+void auth_cache_clear(struct auth *a);
 
 /* Authenticate a bearer header at time `now`: *account on success;
  * SP_ERR_UNAUTHENTICATED for a missing, malformed, unknown or expired token;
