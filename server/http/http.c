@@ -329,6 +329,9 @@ static enum MHD_Result queue_response(struct request *r)
     }
     if (resp->allow != NULL)
         ok = ok && MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
+    /* RFC 9110 section 11.6.1: a 401 names the scheme the client must use. */
+    if (resp->http_status == MHD_HTTP_UNAUTHORIZED)
+        ok = ok && MHD_add_response_header(mr, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     /* Responses are per-account and may carry tokens: never cache them. */
     ok = ok && MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     ok = ok && MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");

@@ -78,6 +78,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     }
     (void)header_value(p, len, "Allow", r->allow, sizeof r->allow);
     (void)header_value(p, len, "Content-Type", r->content_type, sizeof r->content_type);
+    (void)header_value(p, len, "WWW-Authenticate", r->www_authenticate,
+                       sizeof r->www_authenticate);
     return len;
 }
 
@@ -134,7 +136,7 @@ CURLcode rc_request(struct rc_client *c, struct rc_response *resp, const char *m
     resp->status = 0;
     resp->has_retry_after = false;
     resp->retry_after = 0;
-    resp->allow[0] = resp->content_type[0] = '\0';
+    resp->allow[0] = resp->content_type[0] = resp->www_authenticate[0] = '\0';
     resp->num_connects = 0;
     resp->total_s = 0;
     c->err[0] = '\0';

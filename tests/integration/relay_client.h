@@ -53,6 +53,7 @@ struct rc_response {
     uint32_t retry_after;  /* Retry-After header value in seconds */
     char allow[64];        /* Allow header, "" if absent */
     char content_type[64]; /* Content-Type header, "" if absent */
+    char www_authenticate[64]; /* WWW-Authenticate header, "" if absent */
     long num_connects;     /* CURLINFO_NUM_CONNECTS: new connections this request made */
     double total_s;        /* CURLINFO_TOTAL_TIME */
 };

@@ -92,6 +92,8 @@ static void expect(struct rc_client *c, const char *method, const char *path, co
     ck_assert_msg(r.status == http && got == (int)code,
                   "%s %s: want HTTP %ld %s, got HTTP %ld code %d (%s)", method, path, http,
                   sp_status_name(code), r.status, got, got >= 0 ? e.message : "no Error body");
+    /* Every 401 names the scheme (RFC 9110 11.6.1); no other status does. */
+    ck_assert_str_eq(r.www_authenticate, http == 401 ? "Bearer" : "");
     if (index >= 0) {
         ck_assert_msg(e.has_index, "%s %s: Error.index missing", method, path);
         ck_assert_uint_eq(e.index, (unsigned)index);
