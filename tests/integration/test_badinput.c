@@ -7,6 +7,8 @@
  * re-read through the API).
  */
 #include <check.h>
+#include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -626,6 +628,98 @@ START_TEST(test_bad_tokens)
 }
 END_TEST
 
+/* Read a whole file (for scanning the database bytes). */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *p = NULL;
+    *len = 0;
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n > 0 && (p = malloc((size_t)n)) != NULL && fread(p, 1, (size_t)n, f) == (size_t)n)
+        *len = (size_t)n;
+    fclose(f);
+    return p;
+}
+
+static bool contains(const uint8_t *hay, size_t n, const uint8_t *needle, size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(hay + i, needle, m) == 0)
+            return true;
+    return false;
+}
+
+START_TEST(test_expired_token_and_token_at_rest)
+{
+    /* Token expiry is hour-coarse (>= token_ttl_s, minimum 60 s), so the
+     * test ages the stored token directly in the stopped relay's database,
+     * then checks the relay refuses it after a restart. */
+    struct relay r;
+    struct rc_client c;
+    struct rc_identity id;
+    uint8_t token[SP_TOKEN_LEN], hash[SP_SHA256_LEN];
+    size_t tl = 0;
+    rh_start(&r, RH_CONF_BASE);
+    ck_assert_int_eq(rc_client_init(&c, r.base_url, rh_cert_path()), 0);
+    rh_account(&c, &id, 1);
+    ck_assert_uint_eq(rh_prekey_count(&c, &id), 1);
+    rc_client_free(&c);
+    rh_stop(&r);
+
+    ck_assert_int_eq(base64url_decode(token, sizeof token, &tl, id.bearer, strlen(id.bearer)),
+                     SP_OK);
+    ck_assert_uint_eq(tl, SP_TOKEN_LEN);
+    ck_assert_int_eq(sp_sha256(hash, token, sizeof token, NULL, 0), SP_OK);
+
+    /* At rest: the hash is stored, the token itself nowhere in the files. */
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_open(r.db_path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM tokens WHERE hash = ?", -1, &q,
+                                        NULL), SQLITE_OK);
+    sqlite3_bind_blob(q, 1, hash, sizeof hash, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(q, 0), 1);
+    sqlite3_finalize(q);
+    const char *suffixes[] = {"", "-wal"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[4096];
+        size_t n = 0;
+        snprintf(path, sizeof path, "%s%s", r.db_path, suffixes[i]);
+        uint8_t *bytes = slurp(path, &n);
+        ck_assert_msg(!contains(bytes, n, token, sizeof token), "raw token found in %s", path);
+        free(bytes);
+    }
+    /* Age it: expires_at in the past. */
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "UPDATE tokens SET expires_at = ? WHERE hash = ?", -1,
+                                        &q, NULL), SQLITE_OK);
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)time(NULL) - 3600);
+    sqlite3_bind_blob(q, 2, hash, sizeof hash, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_DONE);
+    ck_assert_int_eq(sqlite3_changes(db), 1);
+    sqlite3_finalize(q);
+    ck_assert_int_eq(sqlite3_close(db), SQLITE_OK);
+
+    rh_restart(&r);
+    ck_assert_int_eq(rc_client_init(&c, r.base_url, rh_cert_path()), 0);
+    expect(&c, "GET", "/v1/prekeys/count", NULL, NULL, id.bearer, NULL, 401,
+           SP_ERR_UNAUTHENTICATED, -1);
+    expect(&c, "GET", "/v1/messages", NULL, NULL, id.bearer, NULL, 401, SP_ERR_UNAUTHENTICATED,
+           -1);
+    /* A fresh token works and the account is intact. */
+    ck_assert_int_eq(rc_get_token(&c, &id), 200);
+    ck_assert_uint_eq(rh_prekey_count(&c, &id), 1);
+    rc_client_free(&c);
+    rh_stop(&r);
+    rc_identity_free(&id);
+    rh_destroy(&r);
+}
+END_TEST
+
 static Suite *badinput_suite(void)
 {
     Suite *s = suite_create("integration_badinput");
@@ -639,6 +733,10 @@ static Suite *badinput_suite(void)
     tcase_add_test(tc, test_wrong_lengths_and_versions);
     tcase_add_test(tc, test_bad_query_and_address);
     tcase_add_test(tc, test_bad_tokens);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("expiry");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_expired_token_and_token_at_rest);
     suite_add_tcase(s, tc);
     return s;
 }
