@@ -53,7 +53,7 @@ HANDLER(handle_ready)
 HANDLER(handle_metrics)
 {
     (void)cs;
-    sp_status st = metrics_render(&api->metrics, &call->resp.body);
+    sp_status st = api_metrics_text(api, &call->resp.body);
     if (st != SP_OK) {
         api_reply_error(api, call, st, "%s", sp_strerror(st));
         return API_DONE;
