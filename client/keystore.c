@@ -312,6 +312,35 @@ static int blob_to_signal_buffer(sqlite3_stmt *s, int col, signal_buffer **out)
     return *out != NULL ? 0 : SG_ERR_NOMEM;
 }
 
+/* Run a bound "SELECT record, user_record ..." statement and finish it, with
+ * the load_session / load_sender_key contract (LIBSIGNAL.md section 4):
+ * 1 and fresh buffers when found, 0 and nothing set when not, < 0 on error. */
+static int step_load_record(sqlite3_stmt *s, signal_buffer **record,
+                            signal_buffer **user_record)
+{
+    int ret = 0;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        signal_buffer *rec = NULL, *urec = NULL;
+        ret = blob_to_signal_buffer(s, 0, &rec);
+        if (ret == 0 && sqlite3_column_type(s, 1) != SQLITE_NULL && user_record != NULL)
+            ret = blob_to_signal_buffer(s, 1, &urec);
+        if (ret == 0) {
+            *record = rec;
+            if (user_record != NULL)
+                *user_record = urec;
+            ret = 1;
+        } else {
+            signal_buffer_bzero_free(rec);
+            signal_buffer_free(urec);
+        }
+    } else if (rc != SQLITE_DONE) {
+        ret = SG_ERR_UNKNOWN;
+    }
+    ks_done(s);
+    return ret;
+}
+
 static int count_query(struct keystore *ks, const char *sql, size_t *n)
 {
     sqlite3_stmt *s = NULL;
@@ -333,32 +362,12 @@ static int cb_load_session(signal_buffer **record, signal_buffer **user_record,
 {
     struct keystore *ks = ud;
     sqlite3_stmt *s = NULL;
-    int ret = 0;
     if (ks_prep(ks, "SELECT record, user_record FROM sessions WHERE name = ? AND device = ?", &s) !=
         SP_OK)
         return SG_ERR_UNKNOWN;
     bind_name(s, 1, addr->name, addr->name_len);
     sqlite3_bind_int(s, 2, addr->device_id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        signal_buffer *rec = NULL, *urec = NULL;
-        ret = blob_to_signal_buffer(s, 0, &rec);
-        if (ret == 0 && sqlite3_column_type(s, 1) != SQLITE_NULL && user_record != NULL)
-            ret = blob_to_signal_buffer(s, 1, &urec);
-        if (ret == 0) {
-            *record = rec;
-            if (user_record != NULL)
-                *user_record = urec;
-            ret = 1;
-        } else {
-            signal_buffer_bzero_free(rec);
-            signal_buffer_free(urec);
-        }
-    } else if (rc != SQLITE_DONE) {
-        ret = SG_ERR_UNKNOWN;
-    }
-    ks_done(s);
-    return ret;
+    return step_load_record(s, record, user_record);
 }
 
 static int cb_get_sub_device_sessions(signal_int_list **sessions, const char *name,
@@ -675,7 +684,6 @@ static int cb_load_sender_key(signal_buffer **record, signal_buffer **user_recor
 {
     struct keystore *ks = ud;
     sqlite3_stmt *s = NULL;
-    int ret = 0;
     if (ks_prep(ks,
                 "SELECT record, user_record FROM sender_keys WHERE group_id = ? AND name = ? "
                 "AND device = ?",
@@ -684,26 +692,7 @@ static int cb_load_sender_key(signal_buffer **record, signal_buffer **user_recor
     sqlite3_bind_blob(s, 1, n->group_id, (int)n->group_id_len, SQLITE_TRANSIENT);
     bind_name(s, 2, n->sender.name, n->sender.name_len);
     sqlite3_bind_int(s, 3, n->sender.device_id);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        signal_buffer *rec = NULL, *urec = NULL;
-        ret = blob_to_signal_buffer(s, 0, &rec);
-        if (ret == 0 && sqlite3_column_type(s, 1) != SQLITE_NULL && user_record != NULL)
-            ret = blob_to_signal_buffer(s, 1, &urec);
-        if (ret == 0) {
-            *record = rec;
-            if (user_record != NULL)
-                *user_record = urec;
-            ret = 1;
-        } else {
-            signal_buffer_bzero_free(rec);
-            signal_buffer_free(urec);
-        }
-    } else if (rc != SQLITE_DONE) {
-        ret = SG_ERR_UNKNOWN;
-    }
-    ks_done(s);
-    return ret;
+    return step_load_record(s, record, user_record);
 }
 
 void keystore_fill_stores(struct keystore *ks, signal_protocol_session_store *sess,
