@@ -337,12 +337,16 @@ out:
     return st;
 }
 
+/* NULL is a caller bug (USAGE); text that is not an address is rejected
+ * input (INVALID_FIELD), which the CLI reports differently. */
 static sp_status check_peer(const char *to)
 {
     uint8_t raw[SP_ADDRESS_LEN];
-    if (to == NULL || strlen(to) != SP_ADDRESS_TEXT_LEN ||
-        sp_address_from_text(raw, to, SP_ADDRESS_TEXT_LEN) != SP_OK)
+    if (to == NULL)
         return SP_ERR_USAGE;
+    if (strlen(to) != SP_ADDRESS_TEXT_LEN ||
+        sp_address_from_text(raw, to, SP_ADDRESS_TEXT_LEN) != SP_OK)
+        return SP_ERR_INVALID_FIELD;
     return SP_OK;
 }
 
@@ -430,7 +434,7 @@ sealpost_status sealpost_send(sealpost_client *c, const char *to, const uint8_t 
     if (c == NULL)
         return SEALPOST_ERR_USAGE;
     pthread_mutex_lock(&c->mu);
-    ENSURE(check_peer(to) == SP_OK, SP_ERR_USAGE);
+    TRY(check_peer(to));
     ENSURE(msg != NULL || len == 0, SP_ERR_USAGE);
     ENSURE(len <= SEALPOST_MAX_MESSAGE_LEN, SP_ERR_TOO_LARGE);
     ENSURE(session_has_identity(c->s), SP_ERR_USAGE);

@@ -256,20 +256,77 @@ static int cmd_sync(struct cli *cli, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* Print bytes as text, escaping anything that is not printable ASCII or a
- * plain newline/tab, and invalid-looking bytes, as \xNN. */
+/* Length of the well-formed UTF-8 sequence at p (1..4) and its code point,
+ * or 0 if the bytes are not one (overlong, surrogate, past U+10FFFF, cut). */
+static size_t utf8_decode(const uint8_t *p, size_t n, uint32_t *cp)
+{
+    static const uint32_t min_of_len[5] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t len;
+    uint32_t v;
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    } else if ((p[0] & 0xe0) == 0xc0) {
+        len = 2;
+        v = p[0] & 0x1f;
+    } else if ((p[0] & 0xf0) == 0xe0) {
+        len = 3;
+        v = p[0] & 0x0f;
+    } else if ((p[0] & 0xf8) == 0xf0) {
+        len = 4;
+        v = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (p[i] & 0x3f);
+    }
+    if (v < min_of_len[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return len;
+}
+
+/* Code points a peer must not be able to send to the user's terminal: C0 and
+ * C1 controls (escape sequences, CSI), DEL, and the bidirectional overrides
+ * that make text display differently from what it says. */
+static int dangerous(uint32_t cp)
+{
+    return (cp < 0x20 && cp != '\t') || (cp >= 0x7f && cp <= 0x9f) ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x200e ||
+           cp == 0x200f || cp == 0x061c;
+}
+
+/* Print a message body as one line of text. Well-formed UTF-8 passes
+ * through; a newline prints as \n, a backslash as \\, dangerous ASCII
+ * controls and non-UTF-8 bytes as \xNN, other dangerous code points
+ * as \u{XXXX}. */
 static void print_escaped(const uint8_t *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        if (c == '\\')
+    size_t i = 0;
+    while (i < n) {
+        uint32_t cp = 0;
+        size_t len = utf8_decode(p + i, n - i, &cp);
+        if (len == 0) {
+            printf("\\x%02x", p[i]);
+            i++;
+            continue;
+        }
+        if (cp == '\\')
             fputs("\\\\", stdout);
-        else if (c == '\n')
+        else if (cp == '\n')
             fputs("\\n", stdout);
-        else if (c == '\t' || (c >= 0x20 && c < 0x7f) || c >= 0x80)
-            putchar(c);
+        else if (dangerous(cp) && len == 1)
+            printf("\\x%02x", (unsigned)cp);
+        else if (dangerous(cp))
+            printf("\\u{%04x}", (unsigned)cp);
         else
-            printf("\\x%02x", c);
+            fwrite(p + i, 1, len, stdout);
+        i += len;
     }
 }
 

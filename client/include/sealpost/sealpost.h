@@ -152,8 +152,8 @@ sealpost_address(sealpost_client *c, char out[SEALPOST_ADDRESS_LEN + 1]);
  * "Unreachable" means NETWORK (cannot resolve/connect, timeout) or a relay
  * answering UNAVAILABLE; a TLS failure is never treated as unreachable: it is
  * reported and nothing is queued.
- * Errors (nothing queued): USAGE (bad address, no identity or no relay URL
- * yet), TOO_LARGE, NOT_FOUND (the relay knows no such address),
+ * Errors (nothing queued): USAGE (NULL arguments, no identity or no relay
+ * URL yet), INVALID_FIELD (`to` is not a 32-character address), TOO_LARGE, NOT_FOUND (the relay knows no such address),
  * IDENTITY_MISMATCH (the relay returned a bundle whose key does not hash to
  * `to`), UNTRUSTED_IDENTITY (the peer's key changed), BAD_SIGNATURE (the
  * bundle's signed prekey signature is invalid), TLS, RATE_LIMITED and other
