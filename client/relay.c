@@ -22,6 +22,8 @@ struct relay {
     char token[SP_TOKEN_TEXT_LEN + 1]; /* "" when none */
     uint64_t token_expires;
     uint32_t retry_after;
+    bool has_err_index; /* Error.index of the last failed call */
+    uint32_t err_index;
     struct buf resp;
 };
 
@@ -54,12 +56,27 @@ uint32_t relay_retry_after(const struct relay *r)
     return r->retry_after;
 }
 
+bool relay_error_index(const struct relay *r, uint32_t *index)
+{
+    if (r->has_err_index)
+        *index = r->err_index;
+    return r->has_err_index;
+}
+
 static sp_status do_request(struct relay *r, const char *method, const char *path,
                             const char *bearer, const uint8_t *body, size_t len, long extra_s)
 {
     struct transport_result res;
     sp_status st = transport_request(r->t, method, path, bearer, body, len, extra_s, &r->resp, &res);
     r->retry_after = st == SP_OK ? 0 : res.retry_after_s;
+    r->has_err_index = false;
+    /* A relay Error (the transport mapped its code) may name the item. */
+    struct wire_error we;
+    if (st != SP_OK && res.http_status >= 400 &&
+        wire_decode_error(&we, r->resp.data, r->resp.len) == SP_OK && we.has_index) {
+        r->has_err_index = true;
+        r->err_index = we.index;
+    }
     return st;
 }
 

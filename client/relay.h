@@ -14,6 +14,7 @@
 #ifndef SEALPOST_CLIENT_RELAY_H
 #define SEALPOST_CLIENT_RELAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,10 @@ void relay_free(struct relay *r);
 
 /* Retry-After of the last failed call (0 if none). */
 uint32_t relay_retry_after(const struct relay *r);
+/* Error.index of the last failed call: which item of a batch the relay
+ * refused (e.g. the envelope whose recipient's mailbox is full). false when
+ * the last call succeeded or its Error carried no index. */
+bool relay_error_index(const struct relay *r, uint32_t *index);
 
 /* POST /v1/register with identity, registration id, the signed prekey and
  * n (<= 100) one-time prekeys. Checks the relay derived our own address. */

@@ -250,13 +250,68 @@ static bool unreachable(sp_status st)
 
 /* Upload the outbox in batches. Permanent per-envelope rejections (unknown
  * recipient, oversized, malformed) are found by retrying the batch one by one
- * and dropped (counted in *failed); transient ones stop the flush with their
- * status. If `watch` is non-NULL and that message is dropped, *watch_st gets
- * the relay's reason. */
+ * and dropped (counted in *failed). A full mailbox is a problem of that one
+ * recipient: the relay's Error.index names the envelope, every queued
+ * envelope for that recipient is held back for this flush (it stays queued,
+ * in order) and the rest of the outbox goes on. Other transient failures
+ * (network, rate limit, relay unavailable) stop the flush with their status.
+ * If `watch` is non-NULL and that message is dropped, *watch_st gets the
+ * relay's reason; if it is held back, the result is SP_ERR_MAILBOX_FULL. */
 static bool permanent(sp_status st)
 {
     return st == SP_ERR_NOT_FOUND || st == SP_ERR_TOO_LARGE || st == SP_ERR_INVALID_FIELD ||
            st == SP_ERR_MALFORMED || st == SP_ERR_UNSUPPORTED_VERSION || st == SP_ERR_TOO_MANY;
+}
+
+/* Refusals that concern one recipient, not the relay or the envelope. */
+static bool per_recipient(sp_status st)
+{
+    return st == SP_ERR_MAILBOX_FULL;
+}
+
+/* Recipients held back during one flush. */
+struct held_set {
+    uint8_t (*addr)[SP_ADDRESS_LEN];
+    size_t n, cap;
+};
+
+static bool held_has(const struct held_set *h, const uint8_t addr[static SP_ADDRESS_LEN])
+{
+    for (size_t i = 0; i < h->n; i++)
+        if (memcmp(h->addr[i], addr, SP_ADDRESS_LEN) == 0)
+            return true;
+    return false;
+}
+
+static sp_status held_add(struct held_set *h, const uint8_t addr[static SP_ADDRESS_LEN])
+{
+    if (held_has(h, addr))
+        return SP_OK;
+    if (h->n == h->cap) {
+        size_t cap = h->cap != 0 ? h->cap * 2 : 8;
+        uint8_t(*p)[SP_ADDRESS_LEN] = realloc(h->addr, cap * sizeof(*p));
+        if (p == NULL)
+            return SP_ERR_NOMEM;
+        h->addr = p;
+        h->cap = cap;
+    }
+    memcpy(h->addr[h->n++], addr, SP_ADDRESS_LEN);
+    return SP_OK;
+}
+
+static bool is_watched(const uint8_t *watch, const uint8_t mid[static SP_MESSAGE_ID_LEN])
+{
+    return watch != NULL && memcmp(watch, mid, SP_MESSAGE_ID_LEN) == 0;
+}
+
+static void drop_envelope(const struct ks_outbox_item *it, sp_status why, size_t *failed,
+                          const uint8_t *watch, sp_status *watch_st)
+{
+    SP_LOG_W("sdk: relay rejected a queued envelope (%s); dropped", sp_status_name(why));
+    if (watch_st != NULL && is_watched(watch, it->message_id))
+        *watch_st = why;
+    if (failed != NULL)
+        (*failed)++;
 }
 
 static sp_status flush_outbox(sealpost_client *c, size_t *uploaded, size_t *failed,
@@ -266,79 +321,114 @@ static sp_status flush_outbox(sealpost_client *c, size_t *uploaded, size_t *fail
     struct ks_outbox_item *items = NULL;
     struct wire_out_envelope *env = NULL;
     int64_t *ids = NULL;
+    size_t *pos = NULL; /* env[k] is items[pos[k]] */
+    struct held_set held = {NULL, 0, 0};
+    bool watch_held = false;
+    int64_t after = 0;
     size_t n = 0;
 
     env = calloc(SEND_BATCH, sizeof(*env));
     ids = calloc(SEND_BATCH, sizeof(*ids));
-    ENSURE(env != NULL && ids != NULL, SP_ERR_NOMEM);
+    pos = calloc(SEND_BATCH, sizeof(*pos));
+    ENSURE(env != NULL && ids != NULL && pos != NULL, SP_ERR_NOMEM);
     for (;;) {
         keystore_outbox_free(items, n);
         items = NULL;
         n = 0;
-        TRY(keystore_outbox_load(c->ks, 0, c->send_batch, &items, &n));
+        /* Rows before `after` were sent, dropped or held back. */
+        TRY(keystore_outbox_load(c->ks, after, c->send_batch, &items, &n));
         if (n == 0)
             break;
+        after = items[n - 1].id;
+        size_t m = 0;
         for (size_t i = 0; i < n; i++) {
-            memcpy(env[i].recipient, items[i].recipient, SP_ADDRESS_LEN);
-            memcpy(env[i].message_id, items[i].message_id, SP_MESSAGE_ID_LEN);
-            env[i].content = items[i].content;
-            env[i].content_len = items[i].content_len;
-            ids[i] = items[i].id;
+            if (held_has(&held, items[i].recipient)) {
+                watch_held |= is_watched(watch, items[i].message_id);
+                continue; /* stays queued, behind the held one */
+            }
+            memcpy(env[m].recipient, items[i].recipient, SP_ADDRESS_LEN);
+            memcpy(env[m].message_id, items[i].message_id, SP_MESSAGE_ID_LEN);
+            env[m].content = items[i].content;
+            env[m].content_len = items[i].content_len;
+            ids[m] = items[i].id;
+            pos[m] = i;
+            m++;
         }
-        struct wire_send_response sr;
-        st = relay_send(c->r, env, n, &sr);
-        if (st == SP_OK) {
-            TRY(keystore_outbox_delete(c->ks, ids, n));
-            if (uploaded != NULL)
-                *uploaded += n;
-            continue;
-        }
-        if (!permanent(st) || n == 1) {
-            if (permanent(st)) {
-                /* n == 1: this envelope can never be delivered */
-                SP_LOG_W("sdk: relay rejected a queued envelope (%s); dropped",
-                         sp_status_name(st));
-                if (watch != NULL && watch_st != NULL &&
-                    memcmp(watch, items[0].message_id, SP_MESSAGE_ID_LEN) == 0)
-                    *watch_st = st;
-                TRY(keystore_outbox_delete(c->ks, ids, 1));
-                if (failed != NULL)
-                    (*failed)++;
+        while (m > 0) {
+            struct wire_send_response sr;
+            uint32_t bad = 0;
+            st = relay_send(c->r, env, m, &sr);
+            if (st == SP_OK) {
+                TRY(keystore_outbox_delete(c->ks, ids, m));
+                if (uploaded != NULL)
+                    *uploaded += m;
+                break;
+            }
+            if (per_recipient(st) && relay_error_index(c->r, &bad) && bad < m) {
+                /* Nothing of the batch was stored (batches are atomic):
+                 * hold that recipient back and send the others again. */
+                SP_LOG_I("sdk: a recipient's mailbox is full; their mail stays queued");
+                TRY(held_add(&held, env[bad].recipient));
+                size_t keep = 0;
+                for (size_t k = 0; k < m; k++) {
+                    if (held_has(&held, env[k].recipient)) {
+                        watch_held |= is_watched(watch, env[k].message_id);
+                        continue;
+                    }
+                    env[keep] = env[k];
+                    ids[keep] = ids[k];
+                    pos[keep] = pos[k];
+                    keep++;
+                }
+                m = keep;
                 st = SP_OK;
                 continue;
             }
-            goto out;
-        }
-        /* isolate the bad envelope(s): one request each */
-        for (size_t i = 0; i < n; i++) {
-            st = relay_send(c->r, &env[i], 1, &sr);
-            if (st == SP_OK) {
-                if (uploaded != NULL)
-                    (*uploaded)++;
-            } else if (permanent(st)) {
-                SP_LOG_W("sdk: relay rejected a queued envelope (%s); dropped",
-                         sp_status_name(st));
-                if (watch != NULL && watch_st != NULL &&
-                    memcmp(watch, items[i].message_id, SP_MESSAGE_ID_LEN) == 0)
-                    *watch_st = st;
-                if (failed != NULL)
-                    (*failed)++;
-            } else {
+            if (!permanent(st))
                 goto out;
+            if (m == 1) {
+                /* this envelope can never be delivered */
+                drop_envelope(&items[pos[0]], st, failed, watch, watch_st);
+                TRY(keystore_outbox_delete(c->ks, ids, 1));
+                st = SP_OK;
+                break;
             }
-            TRY(keystore_outbox_delete(c->ks, &ids[i], 1));
+            /* isolate the bad envelope(s): one request each */
+            for (size_t k = 0; k < m; k++) {
+                if (held_has(&held, env[k].recipient)) {
+                    watch_held |= is_watched(watch, env[k].message_id);
+                    continue;
+                }
+                st = relay_send(c->r, &env[k], 1, &sr);
+                if (st == SP_OK) {
+                    if (uploaded != NULL)
+                        (*uploaded)++;
+                } else if (permanent(st)) {
+                    drop_envelope(&items[pos[k]], st, failed, watch, watch_st);
+                } else if (per_recipient(st)) {
+                    TRY(held_add(&held, env[k].recipient));
+                    watch_held |= is_watched(watch, env[k].message_id);
+                    continue;
+                } else {
+                    goto out;
+                }
+                TRY(keystore_outbox_delete(c->ks, &ids[k], 1));
+            }
+            st = SP_OK;
+            break;
         }
-        st = SP_OK;
     }
+    if (watch_held)
+        st = SP_ERR_MAILBOX_FULL; /* the caller's message is still queued */
 out:
     keystore_outbox_free(items, n);
+    free(held.addr);
     free(env);
     free(ids);
+    free(pos);
     return st;
 }
 
-/* NULL is a caller bug (USAGE); text that is not an address is rejected
- * input (INVALID_FIELD), which the CLI reports differently. */
 static sp_status check_peer(const char *to)
 {
     uint8_t raw[SP_ADDRESS_LEN];
