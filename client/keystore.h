@@ -155,7 +155,7 @@ SP_WARN_UNUSED sp_status keystore_outbox_insert(struct keystore *ks,
 SP_WARN_UNUSED sp_status keystore_outbox_load(struct keystore *ks, int64_t after_id, size_t max,
                                               struct ks_outbox_item **items, size_t *n);
 void keystore_outbox_free(struct ks_outbox_item *items, size_t n);
-/* Delete rows with ids <= up_to_id among those loaded (by id). */
+/* Delete exactly the outbox rows whose ids are listed (unknown ids: no-op). */
 SP_WARN_UNUSED sp_status keystore_outbox_delete(struct keystore *ks, const int64_t *ids, size_t n);
 SP_WARN_UNUSED sp_status keystore_outbox_count(struct keystore *ks, size_t *n);
 
