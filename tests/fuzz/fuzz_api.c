@@ -22,6 +22,9 @@
  * Long-polls cannot park: max_wait_s is 0, so any wait is clamped to 0 and
  * every input is answered without sleeping.
  *
+ * The same strings also go straight to auth_bearer_hash and router_find,
+ * checked against their contracts (auth.h, router.h).
+ *
  * Properties: no crash, leak or UB; every call completes (one wake per
  * pending round trip, within 10 s); the answer is a valid HTTP status with
  * a content type; every protobuf error body decodes as Error whose code maps
@@ -36,6 +39,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +52,8 @@
 #include "common/wire.h"
 #include "fuzz_harness.h"
 #include "server/api/api.h"
+#include "server/api/auth.h"
+#include "server/api/router.h"
 #include "server/config.h"
 #include "server/store/store.h"
 
@@ -270,6 +276,39 @@ static void check_response(const struct api_request *rq, const struct api_respon
     }
 }
 
+/* The bearer and route parsers on their own, with their exact contracts
+ * (auth.h, router.h), on the same fuzzed strings api_handle() gets. */
+static void check_parsers(enum api_method m, const char *path, const char *authz)
+{
+    uint8_t hash[32], token[SP_TOKEN_LEN], want[32];
+    size_t n = 0;
+    if (authz != NULL && auth_bearer_hash(hash, authz) == SP_OK) {
+        FUZZ_REQUIRE(strlen(authz) == 7 + SP_TOKEN_TEXT_LEN &&
+                     strncasecmp(authz, "bearer ", 7) == 0);
+        FUZZ_REQUIRE(base64url_decode(token, sizeof token, &n, authz + 7, SP_TOKEN_TEXT_LEN) ==
+                         SP_OK &&
+                     n == SP_TOKEN_LEN);
+        FUZZ_REQUIRE(sp_sha256(want, token, n, NULL, 0) == SP_OK && memcmp(want, hash, 32) == 0);
+    }
+    const struct route *r = NULL;
+    const char *param = NULL;
+    char allow[48];
+    switch (router_find(m, path, &r, &param, allow, sizeof allow)) {
+    case ROUTER_FOUND:
+        FUZZ_REQUIRE(r != NULL && r->method == m);
+        FUZZ_REQUIRE((param != NULL) == (strchr(r->pattern, '{') != NULL));
+        if (param != NULL)
+            FUZZ_REQUIRE(*param != '\0' && strchr(param, '/') == NULL && param > path &&
+                         param < path + strlen(path));
+        break;
+    case ROUTER_BAD_METHOD:
+        FUZZ_REQUIRE(allow[0] != '\0' && strlen(allow) < sizeof allow);
+        break;
+    case ROUTER_NOT_FOUND:
+        break;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct fcall f;
@@ -345,6 +384,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rq->client_key = 42;
     f.call.wake = fcall_wake;
     api_call_init(&f.call);
+    check_parsers(rq->method, rq->path, fields[4]);
 
     enum api_result r = api_handle(fx.api, &f.call);
     while (r == API_PENDING) {
