@@ -20,8 +20,12 @@
  *   SP_ERR_MALFORMED            empty, or length is not 49 + a valid bucket;
  *                               after authentication: inner length > bucket-4,
  *                               non-zero padding, or inner does not decode
- *                               (wire_decode_sealed_content may also say
- *                               SP_ERR_INVALID_FIELD for a bad inner field)
+ *                               (wire_decode_sealed_content's own status is
+ *                               passed through for an inner that parses but
+ *                               is invalid: SP_ERR_INVALID_FIELD for a bad
+ *                               field, SP_ERR_UNSUPPORTED_VERSION for an
+ *                               inner version other than 1, SP_ERR_TOO_LARGE
+ *                               past its size ceiling)
  *   SP_ERR_DECRYPT              ephemeral key gives an all-zero / low-order
  *                               shared secret, or the GCM tag does not verify
  *                               (wrong recipient, any tampered byte)

@@ -35,8 +35,8 @@ void api_reply_error_ex(struct api *api, struct api_call *call, const struct wir
     }
 }
 
-static void vreply(struct api *api, struct api_call *call, struct wire_error *e, const char *fmt,
-                   va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+vreply(struct api *api, struct api_call *call, struct wire_error *e, const char *fmt, va_list ap)
 {
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     api_reply_error_ex(api, call, e);
