@@ -149,6 +149,59 @@ out:
     return st;
 }
 
+/* The receiver's half: (key, nonce) from our imported private key. */
+static sp_status derive_keys_with(uint8_t key[static SEAL_KEY_LEN],
+                                  uint8_t nonce[static SEAL_NONCE_LEN], EVP_PKEY *mine,
+                                  const uint8_t eph_pub[static SP_SEAL_EPHEMERAL_LEN],
+                                  const uint8_t recipient_pub[static SP_PUBKEY_LEN])
+{
+    sp_status st;
+    uint8_t shared[X25519_LEN];
+
+    TRY(x25519(shared, mine, eph_pub));
+    TRY(derive_from_shared(key, nonce, shared, eph_pub, recipient_pub));
+out:
+    sp_wipe(shared, sizeof shared);
+    if (st != SP_OK) {
+        sp_wipe(key, SEAL_KEY_LEN);
+        sp_wipe(nonce, SEAL_NONCE_LEN);
+    }
+    return st;
+}
+
+struct seal_identity {
+    EVP_PKEY *priv; /* X25519, imported once */
+    uint8_t pub[SP_PUBKEY_LEN];
+};
+
+sp_status seal_identity_new(struct seal_identity **out, const uint8_t pub[static SP_PUBKEY_LEN],
+                            const uint8_t priv[static 32])
+{
+    struct seal_identity *id = NULL;
+    *out = NULL;
+    if (pub[0] != SP_PUBKEY_TYPE)
+        return SP_ERR_USAGE;
+    id = calloc(1, sizeof *id);
+    if (id == NULL)
+        return SP_ERR_NOMEM;
+    id->priv = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, priv, X25519_LEN);
+    if (id->priv == NULL) {
+        free(id);
+        return SP_ERR_INTERNAL;
+    }
+    memcpy(id->pub, pub, SP_PUBKEY_LEN);
+    *out = id;
+    return SP_OK;
+}
+
+void seal_identity_free(struct seal_identity *id)
+{
+    if (id == NULL)
+        return;
+    EVP_PKEY_free(id->priv); /* OpenSSL clears the private key */
+    free(id);
+}
+
 sp_status seal_derive_keys(uint8_t key[static SEAL_KEY_LEN], uint8_t nonce[static SEAL_NONCE_LEN],
                            const uint8_t eph_pub[static SP_SEAL_EPHEMERAL_LEN],
                            const uint8_t recipient_pub[static SP_PUBKEY_LEN],
@@ -156,19 +209,12 @@ sp_status seal_derive_keys(uint8_t key[static SEAL_KEY_LEN], uint8_t nonce[stati
 {
     sp_status st;
     EVP_PKEY *mine = NULL;
-    uint8_t shared[X25519_LEN];
 
     mine = EVP_PKEY_new_raw_private_key_ex(NULL, "X25519", NULL, recipient_priv, X25519_LEN);
     ENSURE(mine != NULL, SP_ERR_INTERNAL);
-    TRY(x25519(shared, mine, eph_pub));
-    TRY(derive_from_shared(key, nonce, shared, eph_pub, recipient_pub));
+    TRY(derive_keys_with(key, nonce, mine, eph_pub, recipient_pub));
 out:
-    sp_wipe(shared, sizeof shared);
-    EVP_PKEY_free(mine); /* OpenSSL clears the private key */
-    if (st != SP_OK) {
-        sp_wipe(key, SEAL_KEY_LEN);
-        sp_wipe(nonce, SEAL_NONCE_LEN);
-    }
+    EVP_PKEY_free(mine);
     return st;
 }
 
@@ -279,6 +325,23 @@ sp_status unseal_envelope(struct wire_sealed_content *out,
                           const uint8_t my_identity_priv[static 32], const uint8_t *content,
                           size_t len)
 {
+    struct seal_identity *id = NULL;
+    memset(out, 0, sizeof *out);
+    /* Framing errors first, so their statuses do not depend on the key. */
+    if (content == NULL || len == 0)
+        return SP_ERR_MALFORMED;
+    if (content[0] != SP_SEAL_VERSION)
+        return SP_ERR_UNSUPPORTED_VERSION;
+    sp_status st = seal_identity_new(&id, my_identity_pub, my_identity_priv);
+    if (st == SP_OK)
+        st = unseal_envelope_with(out, id, content, len);
+    seal_identity_free(id);
+    return st;
+}
+
+sp_status unseal_envelope_with(struct wire_sealed_content *out, const struct seal_identity *id,
+                               const uint8_t *content, size_t len)
+{
     sp_status st = SP_ERR_INTERNAL;
     EVP_CIPHER_CTX *cctx = NULL;
     uint8_t key[SEAL_KEY_LEN], nonce[SEAL_NONCE_LEN];
@@ -295,16 +358,15 @@ sp_status unseal_envelope(struct wire_sealed_content *out,
     ENSURE(content != NULL && len > 0, SP_ERR_MALFORMED);
     ENSURE(content[0] == SP_SEAL_VERSION, SP_ERR_UNSUPPORTED_VERSION);
     ENSURE(len >= SP_SEAL_OVERHEAD && valid_bucket(len - SP_SEAL_OVERHEAD), SP_ERR_MALFORMED);
-    ENSURE(my_identity_pub[0] == SP_PUBKEY_TYPE, SP_ERR_USAGE);
     bucket = len - SP_SEAL_OVERHEAD;
     eph_pub = content + 1;
     ct = eph_pub + SP_SEAL_EPHEMERAL_LEN;
     memcpy(tag, ct + bucket, sizeof tag);
 
-    TRY(seal_derive_keys(key, nonce, eph_pub, my_identity_pub, my_identity_priv));
+    TRY(derive_keys_with(key, nonce, id->priv, eph_pub, id->pub));
     ad[0] = SP_SEAL_VERSION;
     memcpy(ad + 1, eph_pub, SP_SEAL_EPHEMERAL_LEN);
-    memcpy(ad + 1 + SP_SEAL_EPHEMERAL_LEN, my_identity_pub, SP_PUBKEY_LEN);
+    memcpy(ad + 1 + SP_SEAL_EPHEMERAL_LEN, id->pub, SP_PUBKEY_LEN);
 
     padded = malloc(bucket);
     cctx = EVP_CIPHER_CTX_new();

@@ -71,6 +71,22 @@ SP_WARN_UNUSED sp_status unseal_envelope(struct wire_sealed_content *out,
                                          const uint8_t my_identity_priv[static 32],
                                          const uint8_t *content, size_t len);
 
+/* The receiver's own identity, prepared once for unsealing many envelopes:
+ * the X25519 private key is imported into OpenSSL a single time (an import
+ * costs as much as the key agreement itself). Immutable after creation, so
+ * it may be shared by threads. seal_identity_free() is NULL-safe; OpenSSL
+ * clears the private key when it is freed. The caller wipes its own copy of
+ * `priv`. SP_ERR_USAGE if pub lacks the 0x05 byte. */
+struct seal_identity;
+SP_WARN_UNUSED sp_status seal_identity_new(struct seal_identity **out,
+                                           const uint8_t pub[static SP_PUBKEY_LEN],
+                                           const uint8_t priv[static 32]);
+void seal_identity_free(struct seal_identity *id);
+/* unseal_envelope() with a prepared identity: same statuses and output. */
+SP_WARN_UNUSED sp_status unseal_envelope_with(struct wire_sealed_content *out,
+                                              const struct seal_identity *id,
+                                              const uint8_t *content, size_t len);
+
 /* Envelope size for an encoded inner of inner_len bytes: 49 + bucket, or 0
  * if it does not fit the largest bucket. */
 size_t seal_envelope_size(size_t inner_len);

@@ -47,6 +47,7 @@ struct session {
     uint32_t my_reg_id;
     uint8_t my_addr[SP_ADDRESS_LEN];
     char my_addr_text[SP_ADDRESS_TEXT_LEN + 1];
+    struct seal_identity *seal_id; /* our identity, imported once for unsealing */
 };
 
 static sp_status map_sg(int rc)
@@ -79,10 +80,15 @@ static sp_status map_sg(int rc)
 static sp_status load_identity(struct session *s)
 {
     uint8_t priv[32];
+    struct seal_identity *seal_id = NULL;
     sp_status st = keystore_identity_get(s->ks, s->my_pub, priv, &s->my_reg_id);
+    if (st == SP_OK)
+        st = seal_identity_new(&seal_id, s->my_pub, priv);
     sp_wipe(priv, sizeof(priv));
     if (st != SP_OK)
         return st;
+    seal_identity_free(s->seal_id);
+    s->seal_id = seal_id;
     st = sp_address_derive(s->my_addr, s->my_pub);
     if (st != SP_OK)
         return st;
@@ -120,6 +126,7 @@ void session_free(struct session *s)
     if (s->store != NULL)
         signal_protocol_store_context_destroy(s->store);
     signal_ctx_free(s->sig);
+    seal_identity_free(s->seal_id);
     free(s);
 }
 
@@ -581,8 +588,6 @@ sp_status session_receive(struct session *s, const uint8_t message_id[static SP_
     sp_status st = SP_OK;
     struct wire_sealed_content inner;
     struct peer_addr p;
-    uint8_t priv[32], pub[SP_PUBKEY_LEN];
-    uint32_t reg;
     bool seen = false, in_sp = false;
     enum session_recv_result res = SESSION_RECV_DROPPED;
 
@@ -595,9 +600,8 @@ sp_status session_receive(struct session *s, const uint8_t message_id[static SP_
     TRY(keystore_savepoint(s->ks));
     in_sp = true;
 
-    TRY(keystore_identity_get(s->ks, pub, priv, &reg));
-    sp_status ust = unseal_envelope(&inner, pub, priv, content, len);
-    sp_wipe(priv, sizeof(priv));
+    ENSURE(s->have_identity, SP_ERR_USAGE);
+    sp_status ust = unseal_envelope_with(&inner, s->seal_id, content, len);
     if (ust == SP_ERR_NOMEM)
         TRY(ust);
     if (ust != SP_OK)
@@ -656,7 +660,6 @@ mark:
 out:
     if (in_sp)
         keystore_rollback_to(s->ks);
-    sp_wipe(priv, sizeof(priv));
     wire_sealed_content_free(&inner);
     return st;
 }

@@ -604,6 +604,50 @@ END_TEST
 
 /* ---- known answers for the primitives as composed here */
 
+/* A prepared identity (seal_identity) opens exactly what the one-shot
+ * unseal_envelope opens, and rejects the same tampering with the same status,
+ * across many envelopes with one key import. */
+START_TEST(prepared_identity_matches_one_shot)
+{
+    struct seal_identity *id = NULL, *bad = NULL;
+    struct wire_sealed_content got, ref;
+    uint8_t bad_pub[SP_PUBKEY_LEN];
+    memcpy(bad_pub, a_pub, sizeof bad_pub);
+    bad_pub[0] = 0;
+    ck_assert_int_eq(seal_identity_new(&bad, bad_pub, a_priv), SP_ERR_USAGE);
+    ck_assert_ptr_null(bad);
+    seal_identity_free(NULL);
+    ck_assert_int_eq(seal_identity_new(&id, a_pub, a_priv), SP_OK);
+    for (size_t n = 1; n < 600; n += 97) {
+        struct buf out;
+        seal_n(&out, n);
+        ck_assert_int_eq(unseal_envelope_with(&got, id, out.data, out.len), SP_OK);
+        ck_assert_int_eq(unseal_envelope(&ref, a_pub, a_priv, out.data, out.len), SP_OK);
+        assert_same_inner(&got, &ref);
+        wire_sealed_content_free(&got);
+        wire_sealed_content_free(&ref);
+        for (size_t i = 0; i < out.len; i += 13) {
+            out.data[i] ^= 0x20;
+            sp_status one = unseal_envelope(&ref, a_pub, a_priv, out.data, out.len);
+            ck_assert_int_ne(one, SP_OK);
+            ck_assert_int_eq(unseal_envelope_with(&got, id, out.data, out.len), one);
+            ck_assert_ptr_null(got.ciphertext);
+            out.data[i] ^= 0x20;
+        }
+        ck_assert_int_eq(unseal_envelope_with(&got, id, out.data, out.len - 1), SP_ERR_MALFORMED);
+        buf_free(&out);
+    }
+    /* another recipient's prepared identity cannot open it */
+    seal_identity_free(id);
+    ck_assert_int_eq(seal_identity_new(&id, b_pub, b_priv), SP_OK);
+    struct buf out;
+    seal_n(&out, 50);
+    ck_assert_int_eq(unseal_envelope_with(&got, id, out.data, out.len), SP_ERR_DECRYPT);
+    buf_free(&out);
+    seal_identity_free(id);
+}
+END_TEST
+
 START_TEST(hkdf_rfc5869_case3_empty_salt)
 {
     size_t n;
@@ -728,6 +772,7 @@ static Suite *seal_suite(void)
     tcase_add_test(tc, padding_and_inner_length_checked);
     tcase_add_test(tc, too_large_and_bad_inner_rejected_at_seal);
     tcase_add_test(tc, no_key_nonce_reuse);
+    tcase_add_test(tc, prepared_identity_matches_one_shot);
     tcase_add_test(tc, hkdf_rfc5869_case3_empty_salt);
     tcase_add_test(tc, x25519_rfc7748_through_derive_keys);
     tcase_add_test(tc, protocol_appendix_a4_vector);
